@@ -1,0 +1,21 @@
+"""python eval.py ckpt_path=<checkpoint.ckpt> [data.data_dir=...]  (see README)"""
+
+import os
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig
+
+os.environ.setdefault("PROJECT_ROOT", str(Path(__file__).resolve().parent))
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="eval")
+def main(cfg: DictConfig) -> None:
+    from lit_dnn.cli import run_task
+    from lit_dnn.evaluate import evaluate
+
+    run_task(evaluate, cfg)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,111 @@
+"""One validation layer at the config boundary: every check runs before any work starts.
+
+Each failure is one sentence naming the key, the value and what is allowed.
+"""
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from hydra.utils import get_class
+from omegaconf import DictConfig, ListConfig
+
+from lit_dnn.data.image import DATASETS
+from lit_dnn.errors import ConfigError
+from lit_dnn.models.mlp import ACTIVATIONS
+
+TRAIN_POOL = 60_000  # MNIST and Fashion-MNIST training images
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _positive_int(key: str, value: Any) -> None:
+    if not _is_int(value) or value <= 0:
+        raise ConfigError(f"{key}={value!r} must be a positive integer.")
+
+
+def _fraction_or_count(key: str, value: Any, pool: int) -> None:
+    ok = _is_number(value) and ((0 < value < 1) or (_is_int(value) and 1 <= value < pool))
+    if not ok:
+        raise ConfigError(
+            f"{key}={value!r} does not fit {pool} samples; use a fraction in (0, 1) (e.g. 0.2) "
+            f"or a count from 1 to {pool - 1}."
+        )
+
+
+def check_model(model: DictConfig) -> None:
+    net = model.get("net", {})
+    dims = net.get("hidden_dims", [])
+    if not isinstance(dims, (list, ListConfig)) or any(not _is_int(d) or d <= 0 for d in dims):
+        raise ConfigError(
+            f"model.net.hidden_dims={list(dims) if isinstance(dims, ListConfig) else dims!r} must be a list of "
+            f"positive integers, e.g. [128] or [256,128] ([] for no hidden layer)."
+        )
+    dropout = net.get("dropout", 0.0)
+    if not _is_number(dropout) or not 0 <= dropout < 1:
+        raise ConfigError(f"model.net.dropout={dropout!r} is outside [0, 1); use e.g. 0.2 (0 disables dropout).")
+    activation = net.get("activation", "relu")
+    if activation not in ACTIVATIONS:
+        raise ConfigError(f"model.net.activation={activation!r} is unknown; use one of {', '.join(ACTIVATIONS)}.")
+    optimizer = model.get("optimizer", {})
+    target = optimizer.get("_target_")
+    try:
+        cls = get_class(target)
+    except Exception:
+        cls = None
+    if not (isinstance(cls, type) and issubclass(cls, torch.optim.Optimizer)):
+        raise ConfigError(
+            f"model.optimizer._target_={target!r} is not a torch optimizer; use e.g. torch.optim.Adam, "
+            f"torch.optim.SGD or torch.optim.AdamW."
+        )
+    lr = optimizer.get("lr", 1e-3)
+    if not _is_number(lr) or lr <= 0:
+        raise ConfigError(f"model.optimizer.lr={lr!r} must be a positive number, e.g. 0.001.")
+
+
+def check_data(data: DictConfig) -> None:
+    _positive_int("data.batch_size", data.get("batch_size"))
+    _positive_int("data.eval_batch_size", data.get("eval_batch_size", 1))
+    if "dataset" in data:
+        if data.dataset not in DATASETS:
+            raise ConfigError(f"data.dataset={data.dataset!r} is unknown; use one of {', '.join(DATASETS)}.")
+        data_dir = Path(str(data.data_dir)).expanduser()
+        if data_dir.exists() and not data_dir.is_dir():
+            raise ConfigError(
+                f"data.data_dir={str(data.data_dir)!r} is a file, not a folder; point it (or DATA_DIR) at the folder "
+                f"that holds {DATASETS[data.dataset].folder}/raw."
+            )
+        _fraction_or_count("data.val_split", data.get("val_split"), TRAIN_POOL)
+    if "n_samples" in data:
+        for key in ("n_samples", "n_features", "n_informative"):
+            _positive_int(f"data.{key}", data.get(key))
+        redundant = data.get("n_redundant", 0)
+        if not _is_int(redundant) or redundant < 0 or data.n_informative + redundant > data.n_features:
+            raise ConfigError(
+                f"data.n_informative + data.n_redundant = {data.n_informative} + {redundant} must be at most "
+                f"data.n_features={data.n_features}."
+            )
+        _fraction_or_count("data.test_split", data.get("test_split"), data.n_samples)
+        test = data.test_split if _is_int(data.test_split) else round(data.n_samples * data.test_split)
+        _fraction_or_count("data.val_split", data.get("val_split"), data.n_samples - test)
+
+
+def check_trainer(trainer: DictConfig) -> None:
+    epochs = trainer.get("max_epochs")
+    if not _is_int(epochs) or epochs < 1:
+        raise ConfigError(f"trainer.max_epochs={epochs!r} must be an integer of at least 1.")
+
+
+def check_train_config(cfg: DictConfig) -> None:
+    """Raise ``ConfigError`` for the first value that cannot work."""
+    if not _is_int(cfg.get("seed")):
+        raise ConfigError(f"seed={cfg.get('seed')!r} must be an integer.")
+    check_model(cfg.model)
+    check_data(cfg.data)
+    check_trainer(cfg.trainer)

@@ -1,0 +1,112 @@
+"""MNIST and Fashion-MNIST: one datamodule, whole splits in memory as uint8 tensors."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torchvision
+
+from lit_dnn.data.batches import Normalize
+from lit_dnn.data.in_memory import InMemoryDataModule
+from lit_dnn.data.idx import read_idx
+from lit_dnn.errors import DataError
+
+
+@dataclass(frozen=True)
+class ImageDatasetSpec:
+    folder: str  # torchvision's folder name under data_dir
+    torchvision_class: type
+    mean: float  # pixel statistics of the training images, in [0, 1] units
+    std: float
+    class_names: tuple[str, ...]
+
+
+DATASETS: dict[str, ImageDatasetSpec] = {
+    "mnist": ImageDatasetSpec(
+        "MNIST", torchvision.datasets.MNIST, 0.1307, 0.3081, tuple(str(d) for d in range(10))
+    ),
+    "fashion_mnist": ImageDatasetSpec(
+        "FashionMNIST",
+        torchvision.datasets.FashionMNIST,
+        0.2860,
+        0.3530,
+        ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+         "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
+    ),
+}
+_FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+          "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+
+
+def raw_folder(data_dir: str | Path, dataset: str) -> Path:
+    return Path(data_dir).expanduser() / DATASETS[dataset].folder / "raw"
+
+
+def load_split(data_dir: str | Path, dataset: str, split: str, download: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images (N, 28, 28) uint8 and labels (N,) int64 of the train or test split.
+
+    Reads torchvision's on-disk layout ``<data_dir>/<MNIST|FashionMNIST>/raw``; with
+    ``download`` and files missing, torchvision fetches them first.
+    """
+    spec = DATASETS[dataset]
+    folder = raw_folder(data_dir, dataset)
+    paths = [folder / name for name in _FILES[split]]
+    if not all(p.exists() for p in paths):
+        if download:
+            try:
+                spec.torchvision_class(str(Path(data_dir).expanduser()), train=split == "train", download=True)
+            except Exception as err:  # network errors come in many types
+                raise DataError(
+                    f"could not download {spec.folder} into {folder} ({str(err).splitlines()[0] if str(err) else type(err).__name__}); "
+                    f"check the network, or put the files there yourself and set data.data_dir (or DATA_DIR)."
+                ) from err
+        else:
+            missing = ", ".join(p.name for p in paths if not p.exists())
+            raise DataError(
+                f"{spec.folder} files missing in {folder} ({missing}); set data.data_dir (or the DATA_DIR "
+                f"environment variable) to the folder that holds {spec.folder}/raw, or pass data.download=true."
+            )
+    images, labels = (read_idx(p) for p in paths)
+    if images.ndim != 3 or labels.ndim != 1:
+        raise DataError(f"{paths[0]} must hold images (N, H, W) and {paths[1]} labels (N,); got shapes "
+                        f"{tuple(images.shape)} and {tuple(labels.shape)}.")
+    if len(images) != len(labels):
+        raise DataError(f"{paths[0]} holds {len(images)} images but {paths[1]} holds {len(labels)} labels; "
+                        f"the two files must come from the same dataset release.")
+    if int(labels.max()) >= len(spec.class_names):
+        raise DataError(f"{paths[1]} has label {int(labels.max())} but {dataset} has {len(spec.class_names)} classes.")
+    return images, labels.long()
+
+
+class ImageDataModule(InMemoryDataModule):
+    """MNIST or Fashion-MNIST; validation is carved from the training images, seeded."""
+
+    def __init__(
+        self,
+        dataset: str = "mnist",
+        data_dir: str = "data",
+        batch_size: int = 128,
+        eval_batch_size: int = 1000,
+        val_split: float = 5000,
+        download: bool = False,
+        seed: int = 0,
+    ) -> None:
+        if dataset not in DATASETS:
+            raise ValueError(f"dataset must be one of {sorted(DATASETS)}, got {dataset!r}")
+        super().__init__(batch_size=batch_size, eval_batch_size=eval_batch_size, val_split=val_split, seed=seed)
+        self.dataset = dataset
+        self.data_dir = data_dir
+        self.download = download
+        spec = DATASETS[dataset]
+        self.class_names = list(spec.class_names)
+        self.input_shape = (28, 28)
+        self.transform = Normalize(spec.mean, spec.std)
+
+    def prepare_data(self) -> None:
+        for split in ("train", "test"):
+            if self.download:
+                load_split(self.data_dir, self.dataset, split, download=True)
+
+    def load(self) -> None:
+        train_x, train_y = load_split(self.data_dir, self.dataset, "train", self.download)
+        self.set_splits(train_x, train_y, *load_split(self.data_dir, self.dataset, "test", self.download))

@@ -1,0 +1,94 @@
+"""The shared half of every datamodule here: splits held as tensors, batches by indexing."""
+
+import torch
+from lightning import LightningDataModule
+
+from lit_dnn.data.batches import InMemoryBatches, ShardedBatchSampler, Transform
+from lit_dnn.errors import ConfigError
+
+
+def split_size(val_split: float, pool: int, key: str = "data.val_split") -> int:
+    """Validation size from a count (int ≥ 1) or a fraction of the training pool (0 < f < 1)."""
+    if isinstance(val_split, bool) or not isinstance(val_split, (int, float)):
+        raise ConfigError(f"{key}={val_split!r} is not a number; use a count (e.g. 5000) or a fraction in (0, 1) (e.g. 0.2).")
+    size = round(pool * val_split) if 0 < val_split < 1 else int(val_split)
+    if val_split != size and val_split >= 1 or not 1 <= size < pool:
+        raise ConfigError(
+            f"{key}={val_split} leaves no training or no validation samples out of {pool}; "
+            f"use a count between 1 and {pool - 1} or a fraction in (0, 1)."
+        )
+    return size
+
+
+class InMemoryDataModule(LightningDataModule):
+    """Subclasses set ``class_names``, ``input_shape``, ``transform`` and implement ``load``,
+    which calls ``set_splits``. Batch size is per process (see README, distributed)."""
+
+    class_names: list[str]
+    input_shape: tuple[int, ...]
+    transform: Transform | None = None
+
+    def __init__(self, batch_size: int, eval_batch_size: int, val_split: float, seed: int) -> None:
+        super().__init__()
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size
+        self.val_split = val_split
+        self.seed = seed
+        self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        self._loaders: dict[str, InMemoryBatches] = {}
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def load(self) -> None:
+        raise NotImplementedError
+
+    def set_splits(self, train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor, test_y: torch.Tensor) -> None:
+        """Carve a seeded validation set out of the training pool."""
+        n_val = split_size(self.val_split, len(train_x))
+        order = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(self.seed))
+        val_idx, train_idx = order[:n_val], order[n_val:]
+        self.splits = {
+            "train": (train_x[train_idx], train_y[train_idx]),
+            "val": (train_x[val_idx], train_y[val_idx]),
+            "test": (test_x, test_y),
+        }
+        self.split_indices = {"train": train_idx, "val": val_idx}
+
+    def setup(self, stage: str | None = None) -> None:
+        if not self.splits:
+            self.load()
+
+    def loader(self, split: str) -> InMemoryBatches:
+        """The batches of ``split``, sharded over the trainer's processes when there are several."""
+        if split not in self._loaders:
+            if not self.splits:
+                self.setup()
+            x, y = self.splits[split]
+            trainer = self.trainer
+            rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+            train = split == "train"
+            sampler = ShardedBatchSampler(
+                len(x), self.batch_size if train else self.eval_batch_size, shuffle=train,
+                seed=self.seed, rank=rank, world_size=world,
+            )
+            self._loaders[split] = InMemoryBatches(x, y, sampler, self.transform)
+        return self._loaders[split]
+
+    def to(self, device: torch.device) -> None:
+        """Hold every split on ``device`` (a GPU) so batches are built there."""
+        for split in self.splits:
+            self.loader(split).to(device)
+
+    def train_dataloader(self) -> InMemoryBatches:
+        return self.loader("train")
+
+    def val_dataloader(self) -> InMemoryBatches:
+        return self.loader("val")
+
+    def test_dataloader(self) -> InMemoryBatches:
+        return self.loader("test")
+
+    def predict_dataloader(self) -> InMemoryBatches:
+        return self.loader("test")

@@ -1,0 +1,17 @@
+"""Errors a user can fix: they are printed as one sentence, never as a traceback."""
+
+
+class UserError(Exception):
+    """Something in the config, the data or a file that the user must fix (exit code 2)."""
+
+
+class ConfigError(UserError):
+    """A config value is outside what is allowed."""
+
+
+class DataError(UserError):
+    """A data file is missing, truncated or inconsistent."""
+
+
+class CheckpointError(UserError):
+    """A checkpoint cannot be read or does not fit the model."""

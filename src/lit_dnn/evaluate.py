@@ -1,0 +1,37 @@
+"""``evaluate(cfg)``: test a checkpoint on its dataset's test set (``python eval.py``)."""
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import hydra
+import lightning as L
+from omegaconf import DictConfig, OmegaConf
+
+from lit_dnn.checkpoint import load_classifier
+from lit_dnn.run_dir import plain, write_json
+from lit_dnn.train import instantiate_all
+
+log = logging.getLogger(__name__)
+
+
+def datamodule_of(hparams: dict[str, Any], cfg: DictConfig) -> L.LightningDataModule:
+    """The datamodule a checkpoint was trained on; ``data_dir`` from this machine, ``data.*`` overrides."""
+    data = OmegaConf.create(hparams["data"])
+    if "data_dir" in data:
+        data.data_dir = cfg.paths.data_dir
+    return hydra.utils.instantiate(OmegaConf.merge(data, cfg.get("data") or {}))
+
+
+def evaluate(cfg: DictConfig) -> dict[str, Any]:
+    model, hparams = load_classifier(cfg.ckpt_path)
+    datamodule = datamodule_of(hparams, cfg)
+    datamodule.setup("test")
+    L.seed_everything(cfg.seed, verbose=False)
+    trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, logger=instantiate_all(cfg.get("logger")) or False)
+    metrics = {k: plain(v) for k, v in trainer.test(model, datamodule=datamodule)[0].items()}
+    metrics["ckpt_path"] = str(Path(cfg.ckpt_path).resolve())
+    if trainer.is_global_zero:
+        write_json(Path(cfg.paths.output_dir) / "metrics.json", metrics)
+        log.info("Test of %s: test/acc=%.4f; metrics in %s", cfg.ckpt_path, metrics["test/acc"], cfg.paths.output_dir)
+    return metrics

@@ -1,0 +1,148 @@
+"""The LightningModule: loss, metrics and optimisers around a plain network."""
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from lightning import LightningModule
+from torch import nn
+from torchmetrics import MaxMetric, MeanMetric, MetricCollection
+from torchmetrics.classification import (
+    BinaryAccuracy,
+    BinaryAUROC,
+    BinaryF1Score,
+    BinaryPrecision,
+    BinaryRecall,
+    MulticlassAccuracy,
+    MulticlassConfusionMatrix,
+)
+
+
+class NonFiniteLossError(RuntimeError):
+    """Training produced a NaN or infinite loss."""
+
+
+def eval_metrics(num_classes: int) -> MetricCollection:
+    """Accuracy; for two classes also precision, recall, F1 and AUROC of class 1."""
+    if num_classes == 2:
+        return MetricCollection({
+            "acc": BinaryAccuracy(validate_args=False),
+            "precision": BinaryPrecision(validate_args=False),
+            "recall": BinaryRecall(validate_args=False),
+            "f1": BinaryF1Score(validate_args=False),
+            "auroc": BinaryAUROC(validate_args=False),
+        })
+    return MetricCollection({"acc": MulticlassAccuracy(num_classes, average="micro", validate_args=False)})
+
+
+class Classifier(LightningModule):
+    """Cross-entropy on logits; softmax probabilities from ``predict_step``.
+
+    Metrics are updated every step but computed and logged once per epoch: per-step
+    ``self.log`` calls and metric syncs are most of a framework's per-step cost on a
+    model this small. Per-epoch values are exact (torchmetrics syncs across processes).
+    """
+
+    def __init__(
+        self,
+        net: nn.Module,
+        optimizer: Callable[..., torch.optim.Optimizer],
+        scheduler: Callable[..., Any] | None = None,
+        scheduler_interval: str = "epoch",
+        class_names: list[str] | None = None,
+    ) -> None:
+        super().__init__()
+        self.net = net
+        self.optimizer_factory = optimizer
+        self.scheduler_factory = scheduler
+        self.scheduler_interval = scheduler_interval
+        num_classes = net.layers[-1].out_features
+        self.class_names = class_names or [str(i) for i in range(num_classes)]
+        self.binary = num_classes == 2
+        self.train_acc = MulticlassAccuracy(num_classes, average="micro", validate_args=False)
+        self.train_loss = MeanMetric(nan_strategy="disable")
+        # per evaluation stage: its metrics, mean loss and confusion counts
+        self.metrics = nn.ModuleDict({stage: eval_metrics(num_classes) for stage in ("val", "test")})
+        self.losses = nn.ModuleDict({stage: MeanMetric(nan_strategy="disable") for stage in ("val", "test")})
+        self.confusion = nn.ModuleDict(
+            {stage: MulticlassConfusionMatrix(num_classes, validate_args=False) for stage in ("val", "test")}
+        )
+        self.confusion_counts: dict[str, torch.Tensor] = {}  # the last epoch's, read by callbacks
+        self.val_acc_best = MaxMetric()
+        self.val_acc_best.persistent(True)  # kept in checkpoints, so a resumed run knows its best
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        x, y = batch
+        logits = self.net(x)
+        loss = F.cross_entropy(logits, y)
+        if not torch.isfinite(loss):
+            raise NonFiniteLossError(
+                f"the training loss became {loss.item()} at epoch {self.current_epoch}, step {self.global_step}; "
+                f"lower model.optimizer.lr or check the data (the last good checkpoint is kept)."
+            )
+        self.train_loss.update(loss.detach(), len(y))
+        self.train_acc.update(logits.detach(), y)
+        return loss
+
+    def on_train_epoch_end(self) -> None:
+        self.log_dict({"train/loss": self.train_loss.compute(), "train/acc": self.train_acc.compute()})
+        self.train_loss.reset()
+        self.train_acc.reset()
+
+    def _eval_step(self, stage: str, batch: tuple[torch.Tensor, torch.Tensor]) -> dict[str, torch.Tensor]:
+        x, y = batch
+        logits = self.net(x)
+        self.losses[stage].update(F.cross_entropy(logits, y), len(y))
+        preds = logits.argmax(dim=1)
+        scores = logits.softmax(dim=1)[:, 1] if self.binary else logits
+        self.metrics[stage].update(scores, y)
+        self.confusion[stage].update(preds, y)
+        return {"preds": preds}
+
+    def _eval_epoch_end(self, stage: str) -> dict[str, torch.Tensor]:
+        values = {f"{stage}/{k}": v for k, v in self.metrics[stage].compute().items()}
+        values[f"{stage}/loss"] = self.losses[stage].compute()
+        self.confusion_counts[stage] = self.confusion[stage].compute().cpu()
+        for metric in (self.metrics[stage], self.losses[stage], self.confusion[stage]):
+            metric.reset()
+        return values
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> dict[str, torch.Tensor]:
+        return self._eval_step("val", batch)
+
+    def on_validation_epoch_end(self) -> None:
+        values = self._eval_epoch_end("val")
+        if not self.trainer.sanity_checking:
+            self.val_acc_best.update(values["val/acc"])
+        values["val/acc_best"] = self.val_acc_best.compute() if self.val_acc_best.update_count else values["val/acc"]
+        self.log_dict(values, prog_bar=True)
+
+    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> dict[str, torch.Tensor]:
+        return self._eval_step("test", batch)
+
+    def on_test_epoch_end(self) -> None:
+        values = self._eval_epoch_end("test")
+        counts = self.confusion_counts["test"].double()
+        per_class = counts.diagonal() / counts.sum(1).clamp_min(1)
+        values.update({f"test/acc_per_class/{name}": acc for name, acc in zip(self.class_names, per_class)})
+        self.log_dict(values)
+
+    def predict_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        x = batch[0] if isinstance(batch, (tuple, list)) else batch
+        return self.net(x).softmax(dim=1)
+
+    def configure_optimizers(self) -> Any:
+        optimizer = self.optimizer_factory(params=self.parameters())
+        if self.scheduler_factory is None:
+            return optimizer
+        kwargs = {}
+        factory = self.scheduler_factory
+        if "total_steps" in inspect.signature(factory.func).parameters and "total_steps" not in factory.keywords:
+            kwargs["total_steps"] = self.trainer.estimated_stepping_batches  # OneCycleLR
+        scheduler = factory(optimizer=optimizer, **kwargs)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": self.scheduler_interval}}

@@ -1,0 +1,42 @@
+"""The dense network of the Keras tutorials, as a plain ``nn.Module``."""
+
+from collections.abc import Sequence
+from math import prod
+
+import torch
+from torch import nn
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
+
+
+class MLP(nn.Module):
+    """Flatten → [Linear → activation → Dropout] per entry of ``hidden_dims`` → Linear.
+
+    ``forward`` returns logits: cross-entropy on logits is the numerically sound form of
+    the tutorials' softmax + categorical cross-entropy. Softmax is applied at prediction.
+    ``hidden_dims=[]`` is softmax (multinomial logistic) regression.
+    """
+
+    def __init__(
+        self,
+        input_shape: Sequence[int] = (28, 28),
+        num_classes: int = 10,
+        hidden_dims: Sequence[int] = (128,),
+        dropout: float = 0.2,
+        activation: str = "relu",
+    ) -> None:
+        super().__init__()
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+        layers: list[nn.Module] = [nn.Flatten()]
+        width = prod(input_shape)
+        for dim in hidden_dims:
+            layers += [nn.Linear(width, dim), ACTIVATIONS[activation]()]
+            if dropout > 0:
+                layers.append(nn.Dropout(dropout))
+            width = dim
+        layers.append(nn.Linear(width, num_classes))
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x)

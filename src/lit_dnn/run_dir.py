@@ -1,0 +1,50 @@
+"""Where a run writes, and finding the run to resume."""
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from lit_dnn.errors import CheckpointError
+
+
+def find_last_checkpoint(log_dir: str | Path, task_name: str = "train") -> Path:
+    """The newest ``last.ckpt`` under ``<log_dir>/<task>/runs`` and ``multiruns``."""
+    root = Path(log_dir) / task_name
+    candidates = list(root.glob("runs/*/checkpoints/last.ckpt")) + list(root.glob("multiruns/*/*/checkpoints/last.ckpt"))
+    if not candidates:
+        raise CheckpointError(
+            f"ckpt_path=last found no checkpoints/last.ckpt under {root}; train a run first or pass ckpt_path=<path>."
+        )
+    return max(candidates, key=lambda p: p.stat().st_mtime)
+
+
+def resolve_ckpt_path(ckpt_path: str | None, log_dir: str | Path) -> Path | None:
+    if ckpt_path is None:
+        return None
+    path = find_last_checkpoint(log_dir) if str(ckpt_path) == "last" else Path(str(ckpt_path)).expanduser()
+    if not path.is_file():
+        raise CheckpointError(f"ckpt_path={ckpt_path} does not exist; pass the path of a .ckpt file or ckpt_path=last.")
+    return path.resolve()
+
+
+def run_dir_of(checkpoint: Path) -> Path | None:
+    """The run folder a checkpoint belongs to, when it sits in ``<run>/checkpoints/``."""
+    run = checkpoint.parent.parent
+    return run if checkpoint.parent.name == "checkpoints" and (run / ".hydra").is_dir() else None
+
+
+def plain(value: Any) -> Any:
+    """A metric value as a JSON number (tensors, numpy scalars; NaN becomes null)."""
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    """Write next to the target and rename, so a reader never sees half a file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    tmp.replace(path)

@@ -1,0 +1,90 @@
+"""``train(cfg)``: the whole of ``python train.py``, callable from tests and sweeps."""
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import hydra
+import lightning as L
+from lightning.pytorch.callbacks import ModelCheckpoint
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from lit_dnn.checkpoint import build_model, check_shapes, read_checkpoint
+from lit_dnn.config_checks import check_train_config
+from lit_dnn.run_dir import plain, resolve_ckpt_path, run_dir_of, write_json
+
+log = logging.getLogger(__name__)
+
+
+def instantiate_all(group: DictConfig | None) -> list[Any]:
+    """Every ``_target_`` entry of a callbacks or logger group (entries set to null are off)."""
+    return [hydra.utils.instantiate(c) for c in (group or {}).values() if c is not None and "_target_" in c]
+
+
+def hparams_of(cfg: DictConfig) -> dict[str, Any]:
+    """The values a person compares runs by, flattened for TensorBoard's HParams tab."""
+    net, opt, data = cfg.model.net, cfg.model.optimizer, cfg.data
+    return {
+        "model/hidden_dims": str(list(net.hidden_dims)),
+        "model/dropout": net.dropout,
+        "model/activation": net.activation,
+        "optimizer": opt._target_.rsplit(".", 1)[-1],
+        "optimizer/lr": opt.lr,
+        "scheduler": (cfg.model.scheduler or {}).get("_target_", "none").rsplit(".", 1)[-1],
+        "data": data._target_.rsplit(".", 1)[-1] + (f"/{data.dataset}" if "dataset" in data else ""),
+        "data/batch_size": data.batch_size,
+        "seed": cfg.seed,
+    }
+
+
+def train(cfg: DictConfig) -> dict[str, Any]:
+    """Fit, test the best checkpoint, write ``metrics.json``; returns the final metrics.
+
+    The value of ``cfg.optimized_metric`` is ``metrics[cfg.optimized_metric]``.
+    """
+    start = time.perf_counter()
+    check_train_config(cfg)
+    ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), cfg.paths.log_dir)
+    if ckpt_path is not None:
+        check_shapes_later = read_checkpoint(ckpt_path)  # fail now on a bad file, not after setup
+        resumed_dir = run_dir_of(ckpt_path)
+        if resumed_dir is not None:  # continue in the run's own folder, appending to its logs
+            with open_dict(cfg):
+                cfg.paths.output_dir = str(resumed_dir)
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+
+    datamodule = hydra.utils.instantiate(cfg.data)
+    model = build_model(cfg.model, datamodule.input_shape, datamodule.class_names)
+    model.hparams["data"] = OmegaConf.to_container(cfg.data, resolve=True)
+    if ckpt_path is not None:
+        check_shapes(check_shapes_later, model, ckpt_path)
+    datamodule.prepare_data()
+    datamodule.setup("fit")  # missing or broken data fails here, before the trainer starts
+
+    callbacks = instantiate_all(cfg.get("callbacks"))
+    loggers = instantiate_all(cfg.get("logger"))
+    trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+
+    metrics: dict[str, Any] = {k: plain(v) for k, v in trainer.callback_metrics.items()}
+    checkpoint = next((c for c in trainer.checkpoint_callbacks if isinstance(c, ModelCheckpoint)), None)
+    best = checkpoint.best_model_path if checkpoint is not None else ""
+    if cfg.get("test"):
+        # the best checkpoint, not the last weights; fast_dev_run and no-checkpoint runs test the weights in hand
+        test_metrics = trainer.test(model, datamodule=datamodule, ckpt_path=best or None, weights_only=True)
+        metrics.update({k: plain(v) for k, v in test_metrics[0].items()})
+    metrics.update(best_model_path=best, epochs_run=trainer.current_epoch, wall_time_s=round(time.perf_counter() - start, 3))
+
+    output_dir = Path(cfg.paths.output_dir)
+    if trainer.is_global_zero:
+        for logger in trainer.loggers:
+            logger.log_hyperparams(hparams_of(cfg), {k: metrics[k] for k in ("val/acc_best", "test/acc") if metrics.get(k) is not None})
+            logger.save()
+        write_json(output_dir / "metrics.json", metrics)
+        log.info(
+            "Run finished: %s\n  metrics:     %s\n  checkpoints: %s\n  tensorboard: tensorboard --logdir %s",
+            ", ".join(f"{k}={metrics[k]:.4f}" for k in ("val/acc_best", "test/acc") if metrics.get(k) is not None),
+            output_dir / "metrics.json", output_dir / "checkpoints", output_dir,
+        )
+    return metrics

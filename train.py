@@ -1,0 +1,22 @@
+"""python train.py [model=mlp] [data=mnist|fashion_mnist|binary] [key=value ...]  (see README)"""
+
+import os
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig
+
+os.environ.setdefault("PROJECT_ROOT", str(Path(__file__).resolve().parent))
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="train")
+def main(cfg: DictConfig) -> float | None:
+    from lit_dnn.cli import run_task
+    from lit_dnn.train import train
+
+    metrics = run_task(train, cfg)
+    return metrics.get(cfg.optimized_metric)
+
+
+if __name__ == "__main__":
+    main()
