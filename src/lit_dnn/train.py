@@ -38,6 +38,17 @@ def hparams_of(cfg: DictConfig) -> dict[str, Any]:
     }
 
 
+def build(cfg: DictConfig, extra_callbacks: list[Any] = ()) -> tuple[L.LightningDataModule, L.LightningModule, L.Trainer]:
+    """The datamodule, model and trainer that ``train`` runs (also used by the benchmark)."""
+    datamodule = hydra.utils.instantiate(cfg.data)
+    model = build_model(cfg.model, datamodule.input_shape, datamodule.class_names)
+    model.hparams["data"] = OmegaConf.to_container(cfg.data, resolve=True)
+    callbacks = instantiate_all(cfg.get("callbacks")) + list(extra_callbacks)
+    loggers = instantiate_all(cfg.get("logger"))
+    trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    return datamodule, model, trainer
+
+
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Fit, test the best checkpoint, write ``metrics.json``; returns the final metrics.
 
@@ -54,17 +65,11 @@ def train(cfg: DictConfig) -> dict[str, Any]:
                 cfg.paths.output_dir = str(resumed_dir)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
 
-    datamodule = hydra.utils.instantiate(cfg.data)
-    model = build_model(cfg.model, datamodule.input_shape, datamodule.class_names)
-    model.hparams["data"] = OmegaConf.to_container(cfg.data, resolve=True)
+    datamodule, model, trainer = build(cfg)
     if ckpt_path is not None:
         check_shapes(check_shapes_later, model, ckpt_path)
     datamodule.prepare_data()
-    datamodule.setup("fit")  # missing or broken data fails here, before the trainer starts
-
-    callbacks = instantiate_all(cfg.get("callbacks"))
-    loggers = instantiate_all(cfg.get("logger"))
-    trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    datamodule.setup("fit")  # missing or broken data fails here, before training starts
     trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
 
     metrics: dict[str, Any] = {k: plain(v) for k, v in trainer.callback_metrics.items()}

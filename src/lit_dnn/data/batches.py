@@ -93,9 +93,8 @@ class InMemoryBatches:
         return self
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        device = self.inputs.device
         for idx in self.batch_sampler:
-            idx = idx.to(device, non_blocking=True)
+            idx = idx.to(self.inputs.device, non_blocking=True)  # the data may move to a GPU mid-iteration
             x = self.inputs.index_select(0, idx)
             yield (self.transform(x) if self.transform else x), self.targets.index_select(0, idx)
 

@@ -1,5 +1,7 @@
 """The shared half of every datamodule here: splits held as tensors, batches by indexing."""
 
+from typing import Any
+
 import torch
 from lightning import LightningDataModule
 
@@ -78,8 +80,15 @@ class InMemoryDataModule(LightningDataModule):
 
     def to(self, device: torch.device) -> None:
         """Hold every split on ``device`` (a GPU) so batches are built there."""
-        for split in self.splits:
-            self.loader(split).to(device)
+        self.splits = {k: (x.to(device), y.to(device)) for k, (x, y) in self.splits.items()}
+        for loader in self._loaders.values():
+            loader.to(device)
+
+    def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
+        # on the first batch for an accelerator, move the whole dataset there once
+        if device.type != "cpu" and self.splits and self.splits["train"][0].device != device:
+            self.to(device)
+        return super().transfer_batch_to_device(batch, device, dataloader_idx)
 
     def train_dataloader(self) -> InMemoryBatches:
         return self.loader("train")

@@ -1,6 +1,7 @@
 """The LightningModule: loss, metrics and optimisers around a plain network."""
 
 import inspect
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +19,8 @@ from torchmetrics.classification import (
     MulticlassAccuracy,
     MulticlassConfusionMatrix,
 )
+
+log = logging.getLogger(__name__)
 
 
 class NonFiniteLossError(RuntimeError):
@@ -61,8 +64,10 @@ class Classifier(LightningModule):
         num_classes = net.layers[-1].out_features
         self.class_names = class_names or [str(i) for i in range(num_classes)]
         self.binary = num_classes == 2
-        self.train_acc = MulticlassAccuracy(num_classes, average="micro", validate_args=False)
-        self.train_loss = MeanMetric(nan_strategy="disable")
+        # training: running [loss sum, correct, count], one in-place add per step (a torchmetrics
+        # update costs ~0.15 ms, a quarter of this model's whole step on a CPU); summed across
+        # processes at epoch end, so train/loss and train/acc are exact epoch means
+        self.register_buffer("train_sums", torch.zeros(3, dtype=torch.float64), persistent=False)
         # per evaluation stage: its metrics, mean loss and confusion counts
         self.metrics = nn.ModuleDict({stage: eval_metrics(num_classes) for stage in ("val", "test")})
         self.losses = nn.ModuleDict({stage: MeanMetric(nan_strategy="disable") for stage in ("val", "test")})
@@ -72,6 +77,10 @@ class Classifier(LightningModule):
         self.confusion_counts: dict[str, torch.Tensor] = {}  # the last epoch's, read by callbacks
         self.val_acc_best = MaxMetric()
         self.val_acc_best.persistent(True)  # kept in checkpoints, so a resumed run knows its best
+
+    def on_train_start(self) -> None:
+        # the benchmark reads this line to time process start → first training step
+        log.info("Training starts: %d batches per epoch.", self.trainer.num_training_batches)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -85,14 +94,15 @@ class Classifier(LightningModule):
                 f"the training loss became {loss.item()} at epoch {self.current_epoch}, step {self.global_step}; "
                 f"lower model.optimizer.lr or check the data (the last good checkpoint is kept)."
             )
-        self.train_loss.update(loss.detach(), len(y))
-        self.train_acc.update(logits.detach(), y)
+        with torch.no_grad():
+            n = torch.tensor(len(y), device=loss.device)
+            self.train_sums += torch.stack([loss * n, (logits.argmax(1) == y).sum(), n])
         return loss
 
     def on_train_epoch_end(self) -> None:
-        self.log_dict({"train/loss": self.train_loss.compute(), "train/acc": self.train_acc.compute()})
-        self.train_loss.reset()
-        self.train_acc.reset()
+        loss_sum, correct, count = self.trainer.strategy.reduce(self.train_sums, reduce_op="sum").tolist()
+        self.log_dict({"train/loss": loss_sum / max(count, 1), "train/acc": correct / max(count, 1)})
+        self.train_sums.zero_()
 
     def _eval_step(self, stage: str, batch: tuple[torch.Tensor, torch.Tensor]) -> dict[str, torch.Tensor]:
         x, y = batch

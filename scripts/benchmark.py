@@ -1,0 +1,210 @@
+"""Training speed of the template against the machine's floor, in one process.
+
+    python scripts/benchmark.py                      # full table into scripts/benchmark.md
+    python scripts/benchmark.py --batch-sizes 128 --reps 3 --no-time-to-accuracy
+
+For each batch size, repetitions interleaved, it times one training epoch of
+  (1) the template, exactly as ``python train.py`` builds it (datamodule, module, callbacks, logger);
+  (2) a plain PyTorch loop over the same in-memory tensors, model, optimiser and batch size;
+  (3) the naive path: torchvision's dataset with ToTensor/Normalize and a DataLoader, inside Lightning.
+Then it runs ``python train.py`` at its defaults in a subprocess: wall time from process start
+to exit (after metrics.json is written), time to the first training step, test accuracy, peak RSS.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+os.environ.setdefault("PROJECT_ROOT", str(ROOT))
+
+import lightning as L  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from hydra import compose, initialize_config_dir  # noqa: E402
+from omegaconf import DictConfig, open_dict  # noqa: E402
+from torch.utils.data import DataLoader, random_split  # noqa: E402
+from torchvision import datasets, transforms  # noqa: E402
+
+from lit_dnn.data.image import DATASETS  # noqa: E402
+from lit_dnn.train import build  # noqa: E402
+
+
+class EpochTimer(L.Callback):
+    """Wall time of each training epoch (validation excluded)."""
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.start = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.times.append(time.perf_counter() - self.start)
+
+
+def config(batch_size: int, overrides: list[str], output_dir: str) -> DictConfig:
+    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose("train", overrides=[f"data.batch_size={batch_size}", *overrides])
+    with open_dict(cfg):
+        cfg.paths.output_dir = output_dir
+    return cfg
+
+
+def template_epoch(cfg: DictConfig, epochs: int) -> float:
+    """Median epoch of a real fit after the first (warm-up) epoch."""
+    timer = EpochTimer()
+    datamodule, model, trainer = build(cfg, extra_callbacks=[timer])
+    trainer.fit_loop.max_epochs = epochs + 1
+    trainer.fit(model, datamodule=datamodule)
+    return statistics.median(timer.times[1:])
+
+
+def plain_epoch(cfg: DictConfig) -> float:
+    """The floor: the same batches, model and optimiser, no framework."""
+    datamodule, model, _ = build(cfg)
+    datamodule.setup("fit")
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    datamodule.to(device)
+    net = model.net.to(device).train()
+    optimizer = model.optimizer_factory(params=net.parameters())
+    loader = datamodule.train_dataloader()
+    times = []
+    for epoch in range(2):  # the first is warm-up
+        loader.batch_sampler.set_epoch(epoch)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        for x, y in loader:
+            optimizer.zero_grad()
+            F.cross_entropy(net(x), y).backward()
+            optimizer.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return times[-1]
+
+
+class NaiveImages(L.LightningDataModule):
+    """What most tutorials do: a torchvision dataset, a per-sample transform, a DataLoader."""
+
+    def __init__(self, data_dir: str, dataset: str, batch_size: int, val_size: int) -> None:
+        super().__init__()
+        spec = DATASETS[dataset]
+        self.transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((spec.mean,), (spec.std,))])
+        full = spec.torchvision_class(data_dir, train=True, transform=self.transform)
+        self.train_set, self.val_set = random_split(full, [len(full) - val_size, val_size],
+                                                    generator=torch.Generator().manual_seed(0))
+        self.batch_size = batch_size
+
+    def train_dataloader(self) -> DataLoader:
+        return DataLoader(self.train_set, batch_size=self.batch_size, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader(self.val_set, batch_size=1000)
+
+
+def naive_epoch(cfg: DictConfig) -> float:
+    timer = EpochTimer()
+    datamodule, model, trainer = build(cfg, extra_callbacks=[timer])
+    datamodule.setup("fit")
+    naive = NaiveImages(cfg.data.data_dir, cfg.data.dataset, cfg.data.batch_size, len(datamodule.splits["val"][0]))
+    trainer.fit_loop.max_epochs = 1
+    trainer.fit(model, datamodule=naive)
+    return timer.times[0]
+
+
+def time_to_accuracy(overrides: list[str]) -> dict[str, float]:
+    """``python train.py`` at its defaults, timed from the outside."""
+    with tempfile.TemporaryDirectory() as run_dir:
+        start = time.perf_counter()
+        proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "train.py"), f"hydra.run.dir={run_dir}", *overrides],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
+        )
+        first_step = float("nan")
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            if "Training starts" in line and first_step != first_step:
+                first_step = time.perf_counter() - start
+        proc.wait()
+        wall = time.perf_counter() - start
+        if proc.returncode != 0:
+            raise RuntimeError("python train.py failed:\n" + "".join(lines[-20:]))
+        metrics = json.loads((Path(run_dir) / "metrics.json").read_text())
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {"wall_s": wall, "first_step_s": first_step, "test_acc": metrics["test/acc"],
+            "epochs": metrics["epochs_run"], "peak_rss_mb": peak_mb}
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    device = torch.cuda.get_device_name() if torch.cuda.is_available() else f"CPU only, {torch.get_num_threads()} torch threads"
+    return f"{cpu}, {os.cpu_count()} cores; {device}; torch {torch.__version__}, lightning {L.__version__}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[32, 128, 512])
+    parser.add_argument("--reps", type=int, default=3, help="interleaved repetitions of (1) and (2)")
+    parser.add_argument("--epochs", type=int, default=2, help="timed epochs per template fit (after one warm-up)")
+    parser.add_argument("--naive", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--time-to-accuracy", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--override", action="append", default=[], help="a Hydra override for every run, e.g. data.val_split=0.2")
+    parser.add_argument("--out", type=Path, default=ROOT / "scripts" / "benchmark.md")
+    args = parser.parse_args()
+
+    results: dict[tuple[str, int], list[float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for rep in range(args.reps):
+            for bs in args.batch_sizes:
+                cfg = config(bs, args.override, f"{tmp}/{rep}-{bs}")
+                results.setdefault(("plain", bs), []).append(plain_epoch(cfg))
+                results.setdefault(("template", bs), []).append(template_epoch(cfg, args.epochs))
+                if args.naive and rep == 0:  # slow, and its spread is small next to its size
+                    results.setdefault(("naive", bs), []).append(naive_epoch(cfg))
+                print(f"rep {rep} bs {bs}: " + ", ".join(f"{k[0]} {v[-1]:.3f}s" for k, v in results.items() if k[1] == bs), flush=True)
+    own_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    cfg = config(args.batch_sizes[0], args.override, "unused")
+    dm = build(cfg)[0]
+    dm.setup("fit")
+    n_train = len(dm.splits["train"][0])
+    rows = ["| batch | (1) template s/epoch | (2) plain loop s/epoch | (1)/(2) | (3) naive s/epoch | (1) samples/s | (2) samples/s | (3) samples/s |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for bs in args.batch_sizes:
+        t, p = statistics.median(results[("template", bs)]), statistics.median(results[("plain", bs)])
+        n = results.get(("naive", bs))
+        naive = f"{statistics.median(n):.2f}" if n else "-"
+        naive_sps = f"{n_train / statistics.median(n):,.0f}" if n else "-"
+        rows.append(f"| {bs} | {t:.3f} | {p:.3f} | **{t / p:.2f}** | {naive} | {n_train / t:,.0f} | {n_train / p:,.0f} | {naive_sps} |")
+    lines = [f"Measured {datetime.date.today()} on {machine()}.",
+             f"{n_train:,} training samples per epoch; medians of {args.reps} interleaved repetitions "
+             f"(the template: {args.epochs} epochs each after a warm-up epoch). Peak RSS of this benchmark process: {own_peak:,.0f} MB.",
+             "", *rows]
+    if args.time_to_accuracy:
+        tta = time_to_accuracy(args.override)
+        lines += ["", f"`python train.py` at its defaults: **{tta['wall_s']:.1f} s** from process start to exit "
+                  f"(metrics.json written), test accuracy **{tta['test_acc'] * 100:.2f}%** after {tta['epochs']} epochs; "
+                  f"first training step after {tta['first_step_s']:.1f} s; peak RSS {tta['peak_rss_mb']:,.0f} MB."]
+    table = "\n".join(lines) + "\n"
+    args.out.write_text(table)
+    print(table)
+
+
+if __name__ == "__main__":
+    main()
