@@ -12,6 +12,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from lit_dnn.checkpoint import build_model, check_shapes, read_checkpoint
 from lit_dnn.config_checks import check_train_config
+from lit_dnn.errors import ConfigError
 from lit_dnn.run_dir import plain, resolve_ckpt_path, run_dir_of, write_json
 
 log = logging.getLogger(__name__)
@@ -43,10 +44,23 @@ def build(cfg: DictConfig, extra_callbacks: list[Any] = ()) -> tuple[L.Lightning
     datamodule = hydra.utils.instantiate(cfg.data)
     model = build_model(cfg.model, datamodule.input_shape, datamodule.class_names)
     model.hparams["data"] = OmegaConf.to_container(cfg.data, resolve=True)
+    datamodule.prepare_data()
+    datamodule.setup("fit")  # missing or broken data fails here, before the trainer starts
     callbacks = instantiate_all(cfg.get("callbacks")) + list(extra_callbacks)
     loggers = instantiate_all(cfg.get("logger"))
     trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     return datamodule, model, trainer
+
+
+def check_schedule(checkpoint: dict[str, Any], cfg: DictConfig, path: Path) -> None:
+    """A one-cycle schedule is planned for the run's length: resuming must keep that length."""
+    planned = checkpoint["hyper_parameters"].get("max_epochs")
+    schedules = checkpoint.get("lr_schedulers") or [{}]
+    if "total_steps" in schedules[0] and planned != cfg.trainer.max_epochs:
+        raise ConfigError(
+            f"{path} resumes a one-cycle learning-rate schedule planned for trainer.max_epochs={planned}; "
+            f"keep trainer.max_epochs={planned}, or train a new run with model.scheduler=null to extend training freely."
+        )
 
 
 def train(cfg: DictConfig) -> dict[str, Any]:
@@ -66,10 +80,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     L.seed_everything(cfg.seed, workers=True, verbose=False)
 
     datamodule, model, trainer = build(cfg)
+    model.hparams["max_epochs"] = cfg.trainer.max_epochs
     if ckpt_path is not None:
         check_shapes(check_shapes_later, model, ckpt_path)
-    datamodule.prepare_data()
-    datamodule.setup("fit")  # missing or broken data fails here, before training starts
+        check_schedule(check_shapes_later, cfg, ckpt_path)
     trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
 
     metrics: dict[str, Any] = {k: plain(v) for k, v in trainer.callback_metrics.items()}

@@ -1,0 +1,105 @@
+"""The MNIST path end to end on tiny IDX files written by the tests."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from lightning.pytorch.callbacks import EarlyStopping
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+from conftest import compose_cfg, run_script, tiny_overrides
+from lit_dnn.errors import ConfigError
+from lit_dnn.evaluate import evaluate
+from lit_dnn.train import build, train
+
+
+def test_overrides_take_effect(tiny_data: Path, tmp_path: Path) -> None:
+    cfg = compose_cfg(
+        [*tiny_overrides(tiny_data), "model.net.hidden_dims=[256,128]", "model.net.dropout=0.3",
+         "model.net.activation=sigmoid", "model.optimizer.lr=0.003", "data.batch_size=256",
+         f"data.data_dir={tiny_data}", "data.download=false", "trainer.max_epochs=5", "seed=7",
+         "trainer=cpu", "logger=csv"],
+        tmp_path,
+    )
+    datamodule, model, trainer = build(cfg)
+    linears = [m for m in model.net.layers if isinstance(m, torch.nn.Linear)]
+    assert [m.out_features for m in linears] == [256, 128, 10]
+    assert {m.p for m in model.net.layers if isinstance(m, torch.nn.Dropout)} == {0.3}
+    assert isinstance(model.net.layers[2], torch.nn.Sigmoid)
+    assert model.optimizer_factory(params=model.parameters()).defaults["lr"] == 0.003
+    assert datamodule.batch_size == 256 and datamodule.data_dir == str(tiny_data) and datamodule.download is False
+    assert datamodule.seed == 7
+    assert trainer.max_epochs == 5 and type(trainer.accelerator).__name__ == "CPUAccelerator"
+    assert isinstance(trainer.logger, CSVLogger)
+
+
+def test_debug_fdr_runs_one_batch(tiny_data: Path, tmp_path: Path) -> None:
+    cfg = compose_cfg([*tiny_overrides(tiny_data), "debug=fdr"], tmp_path)
+    assert cfg.trainer.fast_dev_run is True
+    metrics = train(cfg)
+    assert metrics["epochs_run"] == 1 and "test/acc" in metrics
+
+
+def test_train_writes_metrics_and_tests_best_checkpoint(tiny_data: Path, tmp_path: Path) -> None:
+    cfg = compose_cfg([*tiny_overrides(tiny_data), "trainer.max_epochs=3"], tmp_path)
+    metrics = train(cfg)
+    written = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert written == pytest.approx(metrics)
+    for key in ("train/loss", "train/acc", "val/loss", "val/acc", "val/acc_best", "test/loss", "test/acc",
+                "best_model_path", "epochs_run", "wall_time_s"):
+        assert key in written, key
+    assert written["epochs_run"] == 3 and written["wall_time_s"] > 0
+    assert written["test/acc"] > 0.9  # the tiny digits are easy
+    best = Path(written["best_model_path"])
+    assert best.parent == tmp_path / "run" / "checkpoints" and (best.parent / "last.ckpt").exists()
+    # the tested checkpoint is the best one: its own record of val/acc is the run's best
+    ckpt = torch.load(best, weights_only=True)
+    callback_state = next(v for k, v in ckpt["callbacks"].items() if k.startswith("ModelCheckpoint"))
+    assert callback_state["best_model_score"].item() == pytest.approx(written["val/acc_best"])
+    assert list((tmp_path / "run" / "tensorboard").glob("events.out.tfevents.*"))
+    # eval.py on that checkpoint reproduces the test accuracy
+    eval_cfg = compose_cfg([f"ckpt_path={best}", "trainer.accelerator=cpu", f"+data.data_dir={tiny_data}"], tmp_path / "eval", "eval")
+    assert evaluate(eval_cfg)["test/acc"] == pytest.approx(written["test/acc"], abs=1e-6)
+
+
+def test_early_stopping_stops_a_stalled_run(tiny_data: Path, tmp_path: Path) -> None:
+    # a learning rate of ~0 leaves the validation loss where it started: patience 3 ends it after 4 epochs
+    cfg = compose_cfg([*tiny_overrides(tiny_data), "trainer.max_epochs=20", "model.optimizer.lr=1e-12",
+                       "model.scheduler=null"], tmp_path)
+    metrics = train(cfg)
+    assert metrics["epochs_run"] == 4
+    assert cfg.callbacks.early_stopping.patience == 3
+
+
+def test_resume_from_checkpoint_continues(tiny_data: Path, tmp_path: Path) -> None:
+    constant_lr = [*tiny_overrides(tiny_data), "model.scheduler=null"]
+    train(compose_cfg([*constant_lr, "trainer.max_epochs=1"], tmp_path))
+    last = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    cfg = compose_cfg([*constant_lr, "trainer.max_epochs=2", f"ckpt_path={last}"], tmp_path / "second")
+    assert train(cfg)["epochs_run"] == 2
+
+
+def test_resume_refuses_to_stretch_a_one_cycle_schedule(tiny_data: Path, tmp_path: Path) -> None:
+    train(compose_cfg([*tiny_overrides(tiny_data), "trainer.max_epochs=1"], tmp_path))
+    last = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    cfg = compose_cfg([*tiny_overrides(tiny_data), "trainer.max_epochs=2", f"ckpt_path={last}"], tmp_path / "second")
+    with pytest.raises(ConfigError, match="keep trainer.max_epochs=1"):
+        train(cfg)
+
+
+def test_missing_data_is_one_sentence(tmp_path: Path) -> None:
+    empty = tmp_path / "nothing-here"
+    empty.mkdir()
+    result = run_script("train.py", [f"data.data_dir={empty}", "data.download=false", f"hydra.run.dir={tmp_path}/run"])
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert str(empty / "MNIST" / "raw") in lines[0] and "data.download=true" in lines[0] and "DATA_DIR" in lines[0]
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_tensorboard_logger_is_the_default(tiny_data: Path, tmp_path: Path) -> None:
+    _, _, trainer = build(compose_cfg(tiny_overrides(tiny_data), tmp_path))
+    assert isinstance(trainer.logger, TensorBoardLogger)
+    assert any(isinstance(c, EarlyStopping) and c.monitor == "val/loss" for c in trainer.callbacks)
