@@ -18,11 +18,14 @@ REAL_DATA = Path(os.environ.get("DATA_DIR", ROOT.parent / "shared" / "datasets")
 
 
 def make_images(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Learnable 28×28 digits: class k lights rows 2k..2k+3, plus noise."""
+    """Learnable 28×28 digits: class k lights rows 2k..2k+3, plus pixel noise; 4% of the
+    labels are then flipped, so a trained model still makes a few mistakes to show."""
     labels = rng.integers(0, 10, n).astype(np.uint8)
     images = rng.integers(0, 60, (n, 28, 28)).astype(np.uint8)
     for k in range(10):
         images[labels == k, 2 * k + 2 : 2 * k + 6, 4:24] = 230
+    flip = rng.random(n) < 0.04
+    labels[flip] = (labels[flip] + 1) % 10
     return images, labels
 
 

@@ -48,8 +48,13 @@ def check_model(model: DictConfig) -> None:
             f"positive integers, e.g. [128] or [256,128] ([] for no hidden layer)."
         )
     dropout = net.get("dropout", 0.0)
-    if not _is_number(dropout) or not 0 <= dropout < 1:
-        raise ConfigError(f"model.net.dropout={dropout!r} is outside [0, 1); use e.g. 0.2 (0 disables dropout).")
+    rates = list(dropout) if isinstance(dropout, ListConfig) else [dropout]
+    if any(not _is_number(r) or not 0 <= r < 1 for r in rates):
+        raise ConfigError(f"model.net.dropout={rates if isinstance(dropout, ListConfig) else dropout!r} is outside [0, 1); "
+                          f"use e.g. 0.2 (0 disables dropout), or one rate per hidden layer.")
+    if isinstance(dropout, ListConfig) and len(rates) != len(dims):
+        raise ConfigError(f"model.net.dropout={rates} has {len(rates)} rates for the {len(dims)} layers of "
+                          f"model.net.hidden_dims={list(dims)}; give one rate, or one per hidden layer.")
     activation = net.get("activation", "relu")
     if activation not in ACTIVATIONS:
         raise ConfigError(f"model.net.activation={activation!r} is unknown; use one of {', '.join(ACTIVATIONS)}.")

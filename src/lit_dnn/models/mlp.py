@@ -14,7 +14,8 @@ class MLP(nn.Module):
 
     ``forward`` returns logits: cross-entropy on logits is the numerically sound form of
     the tutorials' softmax + categorical cross-entropy. Softmax is applied at prediction.
-    ``hidden_dims=[]`` is softmax (multinomial logistic) regression.
+    ``hidden_dims=[]`` is softmax (multinomial logistic) regression. ``dropout`` is one rate
+    for every hidden layer or a list with one rate per layer (0 leaves the Dropout out).
     """
 
     def __init__(
@@ -22,18 +23,21 @@ class MLP(nn.Module):
         input_shape: Sequence[int] = (28, 28),
         num_classes: int = 10,
         hidden_dims: Sequence[int] = (128,),
-        dropout: float = 0.2,
+        dropout: float | Sequence[float] = 0.2,
         activation: str = "relu",
     ) -> None:
         super().__init__()
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+        rates = list(dropout) if isinstance(dropout, Sequence) else [dropout] * len(hidden_dims)
+        if len(rates) != len(hidden_dims):
+            raise ValueError(f"dropout has {len(rates)} rates for {len(hidden_dims)} hidden layers")
         layers: list[nn.Module] = [nn.Flatten()]
         width = prod(input_shape)
-        for dim in hidden_dims:
+        for dim, rate in zip(hidden_dims, rates):
             layers += [nn.Linear(width, dim), ACTIVATIONS[activation]()]
-            if dropout > 0:
-                layers.append(nn.Dropout(dropout))
+            if rate > 0:
+                layers.append(nn.Dropout(rate))
             width = dim
         layers.append(nn.Linear(width, num_classes))
         self.layers = nn.Sequential(*layers)

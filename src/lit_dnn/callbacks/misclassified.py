@@ -1,0 +1,40 @@
+"""A grid of misclassified test images (true → predicted) in TensorBoard and the run folder."""
+
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+
+from lit_dnn.callbacks.plots import examples_figure, save
+from lit_dnn.callbacks.tensorboard import log_figure
+
+
+class MisclassifiedExamples(L.Callback):
+    """Keeps the first ``max_examples`` test mistakes, batch by batch; images only (2-D inputs)."""
+
+    def __init__(self, output_dir: str, max_examples: int = 32) -> None:
+        self.output_dir = Path(output_dir)
+        self.max_examples = max_examples
+
+    def on_test_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.examples: list[tuple[torch.Tensor, int, int]] = []
+
+    def on_test_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any,
+                          batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
+        x, y = batch
+        if x.ndim != 3 or len(self.examples) >= self.max_examples or not isinstance(outputs, dict):
+            return
+        wrong = (outputs["preds"] != y).nonzero().flatten()[: self.max_examples - len(self.examples)]
+        self.examples += [(x[i].cpu(), int(y[i]), int(outputs["preds"][i])) for i in wrong.tolist()]
+
+    def on_test_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not self.examples or not trainer.is_global_zero:
+            return
+        names = pl_module.class_names
+        images = torch.stack([e[0] for e in self.examples]).numpy()
+        fig = examples_figure(images, [names[e[1]] for e in self.examples], [names[e[2]] for e in self.examples],
+                              f"misclassified test images (first {len(self.examples)})")
+        log_figure(trainer, "test/misclassified", fig, trainer.current_epoch)
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        save(fig, str(self.output_dir / "misclassified.png"))

@@ -1,0 +1,50 @@
+"""``loss.png`` and ``accuracy.png`` (train vs validation per epoch) for people without TensorBoard."""
+
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+
+from lit_dnn.callbacks.plots import curves_figure, save
+
+KEYS = ("train/loss", "val/loss", "train/acc", "val/acc")
+
+
+class TrainingCurves(L.Callback):
+    """Records each epoch's metrics and draws them when fitting ends.
+
+    The module logs an epoch's train metrics after this callback's ``on_train_epoch_end``
+    runs, so an epoch is recorded when its values are complete: at the next epoch's start,
+    at the end of training, and when a checkpoint is saved (which also stores the history,
+    so a resumed run's curves start at epoch 1).
+    """
+
+    def __init__(self, output_dir: str) -> None:
+        self.output_dir = Path(output_dir)
+        self.history: dict[int, dict[str, float]] = {}
+
+    def _record(self, trainer: L.Trainer, epoch: int) -> None:
+        metrics = trainer.callback_metrics
+        if epoch >= 0 and not trainer.sanity_checking and all(k in metrics for k in KEYS):
+            self.history[epoch] = {k: float(metrics[k]) for k in KEYS}
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._record(trainer, trainer.current_epoch - 1)
+
+    def on_save_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]) -> None:
+        self._record(trainer, trainer.current_epoch)
+        checkpoint["training_curves"] = {str(k): v for k, v in self.history.items()}
+
+    def on_load_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]) -> None:
+        self.history = {int(k): v for k, v in checkpoint.get("training_curves", {}).items()}
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._record(trainer, trainer.current_epoch - 1)
+        if not self.history or not trainer.is_global_zero:
+            return
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        epochs = sorted(self.history)
+        for metric, name in (("loss", "loss.png"), ("acc", "accuracy.png")):
+            fig = curves_figure([e + 1 for e in epochs], [self.history[e][f"train/{metric}"] for e in epochs],
+                                [self.history[e][f"val/{metric}"] for e in epochs], "accuracy" if metric == "acc" else metric)
+            save(fig, str(self.output_dir / name))

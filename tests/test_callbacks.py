@@ -1,0 +1,97 @@
+"""What a person sees: TensorBoard images and scalars, report files, plots."""
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from sklearn.metrics import precision_recall_fscore_support
+
+from conftest import compose_cfg, tiny_overrides
+from lit_dnn.callbacks.classification_report import classification_report
+from lit_dnn.train import train
+
+
+@pytest.fixture(scope="module")
+def mnist_run(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    tmp = tmp_path_factory.mktemp("tb")
+    metrics = train(compose_cfg([*tiny_overrides(tiny_data), "trainer.max_epochs=3"], tmp))
+    return tmp / "run", metrics
+
+
+def events(run: Path) -> EventAccumulator:
+    acc = EventAccumulator(str(run / "tensorboard"), size_guidance={"images": 0, "scalars": 0, "tensors": 0})
+    acc.Reload()
+    return acc
+
+
+def test_confusion_images_per_epoch_and_for_test(mnist_run: tuple[Path, dict]) -> None:
+    run, metrics = mnist_run
+    acc = events(run)
+    val = acc.Images("val/confusion_matrix")
+    assert [e.step for e in val] == [0, 1, 2]
+    assert len(acc.Images("test/confusion_matrix")) == 1
+    for event, (width, height) in [*[(e, (600, 300)) for e in [*val, *acc.Images("test/confusion_matrix")]],
+                                   (acc.Images("test/misclassified")[0], (150, 150))]:
+        image = Image.open(io.BytesIO(event.encoded_image_string))
+        assert image.format == "PNG" and image.width >= width and image.height >= height
+
+
+def test_test_confusion_counts_match_test_accuracy(mnist_run: tuple[Path, dict]) -> None:
+    run, metrics = mnist_run
+    counts = np.array(json.loads((run / "confusion_matrix.json").read_text())["counts"])
+    assert counts.sum() == 200  # the tiny test set
+    assert counts.trace() / counts.sum() == pytest.approx(metrics["test/acc"], abs=1e-6)
+    with open(run / "confusion_matrix.csv") as f:
+        rows = list(csv.reader(f))
+    assert rows[0][1:] == [str(d) for d in range(10)] and np.array([r[1:] for r in rows[1:]], dtype=int).sum() == 200
+
+
+def test_scalars_hparams_and_per_class_accuracy(mnist_run: tuple[Path, dict]) -> None:
+    run, metrics = mnist_run
+    acc = events(run)
+    scalars = set(acc.Tags()["scalars"])
+    for tag in ("train/loss", "train/acc", "val/loss", "val/acc", "val/acc_best", "test/loss", "test/acc", "lr-Adam"):
+        assert tag in scalars, tag
+    assert {f"test/acc_per_class/{d}" for d in range(10)} <= scalars
+    per_class = [acc.Scalars(f"test/acc_per_class/{d}")[0].value for d in range(10)]
+    assert all(0 <= v <= 1 for v in per_class)
+    plugins = acc.PluginTagToContent("hparams")
+    assert "_hparams_/session_start_info" in plugins and "_hparams_/experiment" in plugins
+    start = plugins["_hparams_/session_start_info"]
+    assert b"model/hidden_dims" in start and b"optimizer/lr" in start and b"data/batch_size" in start and b"seed" in start
+    assert b"test/acc" in plugins["_hparams_/experiment"] and b"val/acc_best" in plugins["_hparams_/experiment"]
+
+
+def test_curves_and_examples_saved_as_pngs(mnist_run: tuple[Path, dict]) -> None:
+    run, _ = mnist_run
+    for name in ("loss.png", "accuracy.png", "misclassified.png"):
+        image = Image.open(run / name)
+        assert image.width >= 400, name
+
+
+def test_classification_report_agrees_with_counts(mnist_run: tuple[Path, dict]) -> None:
+    run, metrics = mnist_run
+    counts = np.array(json.loads((run / "confusion_matrix.json").read_text())["counts"])
+    rows = json.loads((run / "classification_report.json").read_text())
+    true = np.repeat(np.arange(10), counts.sum(1))
+    pred = np.concatenate([np.repeat(np.arange(10), counts[i]) for i in range(10)])
+    p, r, f, s = precision_recall_fscore_support(true, pred, labels=range(10), zero_division=0)
+    for i, row in enumerate(rows[:10]):
+        assert row["class"] == str(i) and row["support"] == s[i]
+        assert (row["precision"], row["recall"], row["f1"]) == pytest.approx((p[i], r[i], f[i]))
+    macro = precision_recall_fscore_support(true, pred, average="macro", zero_division=0)
+    weighted = precision_recall_fscore_support(true, pred, average="weighted", zero_division=0)
+    assert [rows[10][k] for k in ("precision", "recall", "f1")] == pytest.approx(macro[:3])
+    assert [rows[11][k] for k in ("precision", "recall", "f1")] == pytest.approx(weighted[:3])
+    assert rows[12]["f1"] == pytest.approx(metrics["test/acc"], abs=1e-6)
+    assert "| macro avg |" in (run / "classification_report.md").read_text()
+
+
+def test_report_of_a_class_never_predicted_is_zero_not_nan() -> None:
+    rows = classification_report(np.array([[5, 0], [3, 0]]), ["a", "b"])
+    assert rows[1]["precision"] == 0.0 and rows[1]["f1"] == 0.0 and rows[0]["recall"] == 1.0

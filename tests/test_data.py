@@ -1,0 +1,99 @@
+"""Datamodules: shapes, dtypes, splits, scaling, class names."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from lit_dnn.data.batches import InMemoryBatches, Normalize, ShardedBatchSampler
+from lit_dnn.data.binary import BinaryDataModule
+from lit_dnn.data.image import DATASETS, ImageDataModule
+
+FASHION = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+
+
+@pytest.mark.parametrize("dataset", ["mnist", "fashion_mnist"])
+def test_image_splits_shapes_and_dtypes(tiny_data: Path, dataset: str) -> None:
+    dm = ImageDataModule(dataset, str(tiny_data), batch_size=64, val_split=0.2, download=False)
+    dm.setup()
+    assert {k: len(v[0]) for k, v in dm.splits.items()} == {"train": 480, "val": 120, "test": 200}
+    x, y = dm.splits["train"]
+    assert x.dtype == torch.uint8 and x.shape[1:] == (28, 28) and y.dtype == torch.int64
+    xb, yb = next(iter(dm.train_dataloader()))
+    assert xb.shape == (64, 28, 28) and xb.dtype == torch.float32 and yb.shape == (64,)
+    assert dm.input_shape == (28, 28) and dm.num_classes == 10
+
+
+def test_class_names() -> None:
+    assert ImageDataModule("mnist").class_names == [str(d) for d in range(10)]
+    assert ImageDataModule("fashion_mnist").class_names == FASHION
+    assert BinaryDataModule().class_names == ["0", "1"]
+
+
+def test_splits_disjoint_and_seeded(tiny_data: Path) -> None:
+    def val_indices(seed: int) -> set[int]:
+        dm = ImageDataModule("mnist", str(tiny_data), val_split=100, seed=seed)
+        dm.setup()
+        train, val = set(dm.split_indices["train"].tolist()), set(dm.split_indices["val"].tolist())
+        assert not train & val and len(train | val) == 600
+        return val
+
+    assert val_indices(0) == val_indices(0)
+    assert val_indices(0) != val_indices(1)
+
+
+def test_binary_defaults_are_70_15_15_and_scaled_on_train_only() -> None:
+    dm = BinaryDataModule()
+    dm.setup()
+    sizes = {k: len(v[0]) for k, v in dm.splits.items()}
+    assert sizes == {"train": 700, "val": 150, "test": 150}
+    train_x = dm.splits["train"][0]
+    assert train_x.dtype == torch.float32 and train_x.shape == (700, 20)
+    assert torch.allclose(train_x.mean(0), torch.zeros(20), atol=1e-5)
+    assert torch.allclose(train_x.std(0), torch.ones(20), atol=1e-4)
+    # the validation split is scaled with the training statistics, so it is not exactly standard
+    assert not torch.allclose(dm.splits["val"][0].mean(0), torch.zeros(20), atol=1e-3)
+    mean, std = dm.scaler
+    raw_train = train_x * std + mean
+    assert torch.allclose(mean, raw_train.mean(0), atol=1e-5)
+
+
+def test_binary_sizes_configurable_and_seeded() -> None:
+    a = BinaryDataModule(n_samples=400, n_features=8, n_informative=5, n_redundant=2, val_split=0.2, random_state=3)
+    a.setup()
+    assert {k: tuple(v[0].shape) for k, v in a.splits.items()} == {"train": (272, 8), "val": (68, 8), "test": (60, 8)}
+    b = BinaryDataModule(n_samples=400, n_features=8, n_informative=5, n_redundant=2, val_split=0.2, random_state=3)
+    b.setup()
+    assert torch.equal(a.splits["test"][0], b.splits["test"][0])
+
+
+def test_sharded_sampler_covers_each_sample_once_per_epoch() -> None:
+    for world in (1, 2, 3):
+        shards = [ShardedBatchSampler(100, 16, shuffle=True, seed=5, rank=r, world_size=world) for r in range(world)]
+        for epoch in (0, 1):
+            seen = []
+            for s in shards:
+                s.set_epoch(epoch)
+                seen += torch.cat(list(s)).tolist()
+            assert len(seen) == len(set(seen)) == 100 - 100 % world
+        evals = [ShardedBatchSampler(100, 16, shuffle=False, rank=r, world_size=world) for r in range(world)]
+        assert sorted(torch.cat([torch.cat(list(s)) for s in evals]).tolist()) == list(range(100))
+    a, b = ShardedBatchSampler(50, 10, True, seed=1), ShardedBatchSampler(50, 10, True, seed=1)
+    b.set_epoch(1)
+    assert not torch.equal(a.indices(), b.indices())
+
+
+def test_in_memory_batches_equal_torchvision_transform(tiny_data: Path) -> None:
+    """The batched path gives the same inputs as ToTensor + Normalize on the same samples."""
+    from torchvision import transforms
+
+    spec = DATASETS["mnist"]
+    dataset = spec.torchvision_class(str(tiny_data), train=True,
+                                     transform=transforms.Compose([transforms.ToTensor(), transforms.Normalize((spec.mean,), (spec.std,))]))
+    images = dataset.data
+    loader = InMemoryBatches(images, dataset.targets, ShardedBatchSampler(len(images), 7, shuffle=False), Normalize(spec.mean, spec.std))
+    batch, labels = next(iter(loader))
+    reference = torch.stack([dataset[i][0][0] for i in range(7)])
+    assert torch.equal(batch, reference)
+    assert labels.tolist() == [dataset[i][1] for i in range(7)]
