@@ -5,6 +5,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig
 
 from lit_dnn.errors import UserError
@@ -18,6 +19,10 @@ def run_task(task: Callable[[DictConfig], Any], cfg: DictConfig) -> Any:
     """
     try:
         return task(cfg)
+    except SIGTERMException as err:
+        saved = f"saved {err.args[0]}; resume with ckpt_path={err.args[0]}" if err.args else "no checkpoint saved"
+        print(f"Stopped by SIGTERM: {saved}.", file=sys.stderr)
+        sys.exit(143)
     except (UserError, NonFiniteLossError) as err:
         if os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise

@@ -1,0 +1,67 @@
+"""Bad config values: one sentence naming key, value and what is allowed; exit code 2; no traceback."""
+
+from pathlib import Path
+
+import pytest
+
+from conftest import compose_cfg, run_script, tiny_overrides
+from lit_dnn.cli import run_task
+from lit_dnn.train import train
+
+BAD = [
+    (["model.net.dropout=1.5"], "model.net.dropout=1.5 is outside [0, 1)"),
+    (["model.net.dropout=-0.1"], "model.net.dropout=-0.1 is outside [0, 1)"),
+    (["model.net.dropout=[0.1,0.2]"], "has 2 rates for the 1 layers"),
+    (["model.net.hidden_dims=[128,0]"], "model.net.hidden_dims=[128, 0] must be a list of positive integers"),
+    (["model.net.hidden_dims=[128,null]"], "model.net.hidden_dims=[128, None] must be a list of positive integers"),
+    (["model.net.hidden_dims=[-5]"], "model.net.hidden_dims=[-5] must be a list of positive integers"),
+    (["data.batch_size=0"], "data.batch_size=0 must be a positive integer"),
+    (["data.batch_size=-3"], "data.batch_size=-3 must be a positive integer"),
+    (["model.optimizer.lr=0"], "model.optimizer.lr=0 must be a positive number"),
+    (["model.optimizer.lr=-0.01"], "model.optimizer.lr=-0.01 must be a positive number"),
+    (["model.net.activation=swish"], "model.net.activation='swish' is unknown; use one of relu, sigmoid, tanh"),
+    (["model.optimizer._target_=torch.optim.Nope"], "model.optimizer._target_='torch.optim.Nope' is not a torch optimizer"),
+    (["trainer.max_epochs=0"], "trainer.max_epochs=0 must be an integer of at least 1"),
+    (["data.val_split=1.5"], "data.val_split=1.5 does not fit 60000 samples"),
+    (["data.val_split=60000"], "data.val_split=60000 does not fit 60000 samples"),
+    (["data.val_split=0"], "data.val_split=0 does not fit"),
+    (["data=binary", "data.test_split=1000"], "data.test_split=1000 does not fit 1000 samples"),
+    (["data=binary", "data.n_informative=30"], "data.n_informative + data.n_redundant = 30 + 5 must be at most data.n_features=20"),
+    (["data.dataset=cifar10"], "data.dataset='cifar10' is unknown; use one of mnist, fashion_mnist"),
+    (["seed=abc"], "seed='abc' must be an integer"),
+    (["ckpt_path=/no/such/file.ckpt"], "ckpt_path=/no/such/file.ckpt does not exist"),
+]
+
+
+@pytest.mark.parametrize(("overrides", "message"), BAD, ids=[" ".join(o) for o, _ in BAD])
+def test_bad_value_is_one_sentence_and_exit_code_2(overrides: list[str], message: str, tiny_data: Path,
+                                                   tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    base = [] if "data=binary" in overrides else tiny_overrides(tiny_data)
+    cfg = compose_cfg([*base, *overrides], tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        run_task(train, cfg)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("Error: ") and message in err and "\n" not in err, err
+    assert not (tmp_path / "run").exists()  # nothing was started
+
+
+def test_data_dir_that_is_a_file(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    a_file = tmp_path / "data.txt"
+    a_file.write_text("not a folder")
+    cfg = compose_cfg([f"data.data_dir={a_file}"], tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        run_task(train, cfg)
+    assert exit_info.value.code == 2
+    assert f"data.data_dir='{a_file}' is a file, not a folder" in capsys.readouterr().err
+
+
+def test_real_command_prints_no_traceback(tmp_path: Path) -> None:
+    result = run_script("train.py", ["model.net.dropout=1.5", f"hydra.run.dir={tmp_path}/run"])
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "Error: model.net.dropout=1.5 is outside [0, 1); use e.g. 0.2 (0 disables dropout), or one rate per hidden layer."
+    ]
+    assert "Traceback" not in result.stdout
+    full = run_script("train.py", ["model.net.dropout=1.5", f"hydra.run.dir={tmp_path}/run2"], {"HYDRA_FULL_ERROR": "1"})
+    assert full.returncode != 0 and "Traceback" in full.stderr

@@ -1,0 +1,174 @@
+"""Crashes, preemption and reruns lose nothing and change nothing."""
+
+import hashlib
+import json
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import ROOT, compose_cfg, run_script, tiny_overrides, write_dataset
+from lit_dnn.checkpoint import read_checkpoint
+from lit_dnn.checkpoint_io import AtomicCheckpointIO
+from lit_dnn.models.classifier import NonFiniteLossError
+from lit_dnn.train import build, train
+
+VOLATILE = ("wall_time_s", "best_model_path")
+
+
+def comparable(metrics: dict) -> dict:
+    return {k: v for k, v in metrics.items() if k not in VOLATILE}
+
+
+@pytest.fixture(scope="module")
+def medium_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Enough batches (~370 an epoch at batch 16) to stop a run in the middle of training."""
+    return write_dataset(tmp_path_factory.mktemp("medium"), n_train=6000, n_test=300)
+
+
+def command(data: Path, run_dir: Path, *extra: str) -> list[str]:
+    return [*tiny_overrides(data), "data.batch_size=16", "trainer.max_epochs=4", f"hydra.run.dir={run_dir}", *extra]
+
+
+def start(args: list[str]) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, str(ROOT / "train.py"), *args], cwd=ROOT, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def wait_for_epoch(path: Path, epoch: int, proc: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline and proc.poll() is None:
+        if path.exists() and torch.load(path, weights_only=True)["epoch"] >= epoch:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{path} never reached epoch {epoch} (exit code {proc.poll()})")
+
+
+def test_sigkill_mid_training_then_resume_equals_uninterrupted(medium_data: Path, tmp_path: Path) -> None:
+    whole = run_script("train.py", command(medium_data, tmp_path / "whole"))
+    assert whole.returncode == 0, whole.stderr[-2000:]
+    expected = json.loads((tmp_path / "whole" / "metrics.json").read_text())
+
+    proc = start(command(medium_data, tmp_path / "killed"))
+    last = tmp_path / "killed" / "checkpoints" / "last.ckpt"
+    wait_for_epoch(last, 1, proc)  # epoch 1 is done; epoch 2 is under way
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (tmp_path / "killed" / "metrics.json").exists()
+    events_before = set((tmp_path / "killed" / "tensorboard").glob("events.out.tfevents.*"))
+
+    resumed = run_script("train.py", command(medium_data, tmp_path / "resume", f"ckpt_path={last}"))
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    got = json.loads((tmp_path / "killed" / "metrics.json").read_text())  # the run's own folder
+    assert comparable(got) == comparable(expected)
+    events_after = set((tmp_path / "killed" / "tensorboard").glob("events.out.tfevents.*"))
+    assert events_before and events_before < events_after  # the resumed run appends to the same logs
+
+
+def _save_and_die(path: str) -> None:
+    """Child process: start overwriting ``path`` and get SIGKILLed halfway through the bytes."""
+    real_save = torch.save
+
+    def half_then_kill(obj: object, f: object) -> None:
+        real_save(obj, f)
+        f.truncate(f.tell() // 2)
+        f.flush()
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    torch.save = half_then_kill
+    AtomicCheckpointIO().save_checkpoint({"state_dict": {"w": torch.ones(1000)}, "epoch": 9}, path)
+
+
+def test_sigkill_while_saving_keeps_the_previous_complete_checkpoint(tmp_path: Path) -> None:
+    path = tmp_path / "last.ckpt"
+    AtomicCheckpointIO().save_checkpoint({"state_dict": {"w": torch.zeros(1000)}, "epoch": 3}, path)
+    child = multiprocessing.get_context("fork").Process(target=_save_and_die, args=(str(path),))
+    child.start()
+    child.join()
+    assert child.exitcode == -signal.SIGKILL
+    kept = torch.load(path, weights_only=True)
+    assert kept["epoch"] == 3 and torch.equal(kept["state_dict"]["w"], torch.zeros(1000))
+
+
+def test_sigterm_saves_a_loadable_last_checkpoint(medium_data: Path, tmp_path: Path) -> None:
+    proc = start(command(medium_data, tmp_path / "run", "trainer.max_epochs=50", "model.scheduler=null"))
+    last = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    wait_for_epoch(last, 0, proc)
+    before = last.stat().st_mtime_ns
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err[-2000:]
+    assert f"Stopped by SIGTERM: saved {last}" in err
+    assert last.stat().st_mtime_ns != before  # written at the signal, not only at the last epoch end
+    assert read_checkpoint(last)["global_step"] > 0
+
+
+def test_same_seed_same_metrics(tiny_data: Path, tmp_path: Path) -> None:
+    first = train(compose_cfg([*tiny_overrides(tiny_data), "seed=3"], tmp_path / "a"))
+    second = train(compose_cfg([*tiny_overrides(tiny_data), "seed=3"], tmp_path / "b"))
+    other = train(compose_cfg([*tiny_overrides(tiny_data), "seed=4"], tmp_path / "c"))
+    assert comparable(first) == comparable(second)
+    assert first["train/loss"] != other["train/loss"]
+
+
+def test_ckpt_path_last_resumes_the_newest_run(medium_data: Path, tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    args = [*tiny_overrides(medium_data), "model.scheduler=null", f"paths.log_dir={logs}"]
+    assert run_script("train.py", [*args, "trainer.max_epochs=1"]).returncode == 0
+    (run,) = (logs / "train" / "runs").iterdir()
+    resumed = run_script("train.py", [*args, "trainer.max_epochs=2", "ckpt_path=last"])
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert json.loads((run / "metrics.json").read_text())["epochs_run"] == 2
+
+
+def digest(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_failing_runs_leave_earlier_runs_untouched(tiny_data: Path, tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    args = [*tiny_overrides(tiny_data), f"paths.log_dir={logs}"]
+    assert run_script("train.py", args).returncode == 0
+    (run,) = (logs / "train" / "runs").iterdir()
+    before = digest(run)
+    failures = [
+        ["model.net.dropout=2"],
+        ["ckpt_path=last", "model.net.hidden_dims=[64]"],
+        ["ckpt_path=last", "trainer.max_epochs=9"],
+        ["data.data_dir=/nonexistent", "data.download=false"],
+    ]
+    for extra in failures:
+        result = run_script("train.py", [*args, *extra])
+        assert result.returncode == 2, (extra, result.stderr[-1000:])
+    assert digest(run) == before
+
+
+def test_non_finite_loss_stops_with_step_and_keeps_last_good_checkpoint(tiny_data: Path, tmp_path: Path) -> None:
+    cfg = compose_cfg([*tiny_overrides(tiny_data), "trainer.max_epochs=3"], tmp_path)
+    datamodule, model, trainer = build(cfg)
+    forward = model.net.forward
+    calls = {"n": 0}
+
+    def poisoned(x: torch.Tensor) -> torch.Tensor:
+        calls["n"] += 1
+        out = forward(x)
+        return out * float("nan") if model.training and trainer.current_epoch == 1 and calls["n"] > 8 else out
+
+    model.net.forward = poisoned
+    with pytest.raises(NonFiniteLossError, match=r"the training loss became nan at epoch 1, step \d+"):
+        trainer.fit(model, datamodule=datamodule)
+    last = read_checkpoint(tmp_path / "run" / "checkpoints" / "last.ckpt")
+    assert last["epoch"] == 0 and all(torch.isfinite(v).all() for v in last["state_dict"].values() if v.is_floating_point())
+
+
+def test_nan_from_the_command_line_is_one_sentence(tmp_path: Path) -> None:
+    result = run_script("train.py", ["data=binary", "model.optimizer._target_=torch.optim.SGD", "model.optimizer.lr=1e30",
+                                     "model.scheduler=null", f"hydra.run.dir={tmp_path}/run"])
+    assert result.returncode == 2
+    assert "Error: the training loss became nan at epoch 0, step" in result.stderr.strip().splitlines()[-1]
