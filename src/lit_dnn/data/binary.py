@@ -37,6 +37,13 @@ class BinaryDataModule(InMemoryDataModule):
         self.class_names = ["0", "1"]
         self.input_shape = (n_features,)
 
+    def normalization(self) -> dict:
+        if not self.splits:
+            self.setup()
+        mean, std = self.scaler
+        return {"scale": 1.0, "mean": mean.tolist(), "std": std.tolist(),
+                "doc": "raw make_classification features minus the training mean, over the training std"}
+
     def load(self) -> None:
         x, y = make_classification(
             n_samples=self.n_samples, n_features=self.n_features, n_informative=self.n_informative,

@@ -102,6 +102,10 @@ class ImageDataModule(InMemoryDataModule):
         self.input_shape = (28, 28)
         self.transform = Normalize(spec.mean, spec.std)
 
+    def normalization(self) -> dict:
+        return {"scale": 1 / 255, "mean": self.transform.mean, "std": self.transform.std,
+                "doc": "pixels 0..255 (white digit on black, as in MNIST) times scale, minus mean, over std"}
+
     def prepare_data(self) -> None:
         for split in ("train", "test"):
             if self.download:

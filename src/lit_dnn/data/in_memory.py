@@ -46,6 +46,10 @@ class InMemoryDataModule(LightningDataModule):
     def load(self) -> None:
         raise NotImplementedError
 
+    def normalization(self) -> dict[str, Any]:
+        """How raw inputs become model inputs: ``(x - mean) / std`` (saved in checkpoints)."""
+        raise NotImplementedError
+
     def set_splits(self, train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor, test_y: torch.Tensor) -> None:
         """Carve a seeded validation set out of the training pool."""
         n_val = split_size(self.val_split, len(train_x))

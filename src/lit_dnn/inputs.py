@@ -1,0 +1,56 @@
+"""Turning a user's files (images, .npy arrays) into model inputs, as training did."""
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from lit_dnn.errors import DataError
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
+
+
+def read_image(path: Path, size: tuple[int, int], invert: bool) -> np.ndarray:
+    """Any image → grayscale ``size`` uint8, light strokes on dark as in MNIST.
+
+    ``invert`` turns dark-on-light photos and scans (black ink on white paper) around.
+    """
+    try:
+        with Image.open(path) as image:
+            gray = image.convert("L").resize((size[1], size[0]), Image.Resampling.BILINEAR)
+    except (UnidentifiedImageError, OSError) as err:
+        raise DataError(f"cannot read {path} as an image ({type(err).__name__}); pass PNG or JPEG files, or a .npy array.") from err
+    array = np.asarray(gray, dtype=np.uint8)
+    return 255 - array if invert else array
+
+
+def load_inputs(source: str | Path, input_shape: tuple[int, ...], invert: bool = False) -> tuple[list[str], np.ndarray]:
+    """Names and raw values (N, *input_shape) of a folder of images, one image, or a .npy array."""
+    path = Path(source).expanduser()
+    if not path.exists():
+        raise DataError(f"input={source} does not exist; pass a folder of images, one image, or a .npy array.")
+    if path.suffix == ".npy":
+        try:
+            array = np.load(path, allow_pickle=False)
+        except ValueError as err:
+            raise DataError(f"cannot read {path} as a .npy array ({err}); save it with numpy.save.") from err
+        if array.ndim < 2 or tuple(array.shape[1:]) != tuple(input_shape):
+            expected = ", ".join(["N", *map(str, input_shape)])
+            raise DataError(f"{path} has shape {tuple(array.shape)} but the model expects ({expected}); reshape the array.")
+        return [f"{path.name}[{i}]" for i in range(len(array))], array
+    if len(input_shape) != 2:
+        raise DataError(f"this model takes {input_shape[0]} features per sample, not images; pass a .npy array of shape (N, {input_shape[0]}).")
+    files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) if path.is_dir() else [path]
+    if not files:
+        raise DataError(f"{path} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))}); pass a folder of images or one image.")
+    return [str(f.relative_to(path) if path.is_dir() else f.name) for f in files], np.stack([read_image(f, input_shape, invert) for f in files])
+
+
+def normalize(raw: np.ndarray, normalization: dict[str, Any]) -> torch.Tensor:
+    """Raw values → model inputs with the checkpoint's own normalisation."""
+    x = torch.as_tensor(np.asarray(raw, dtype=np.float32)) * normalization["scale"]
+    mean = torch.as_tensor(normalization["mean"], dtype=torch.float32)
+    std = torch.as_tensor(normalization["std"], dtype=torch.float32)
+    return (x - mean) / std
