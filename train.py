@@ -14,8 +14,8 @@ def main(cfg: DictConfig) -> float | None:
     from lit_dnn.cli import run_task
     from lit_dnn.train import train
 
-    metrics = run_task(train, cfg)
-    return metrics.get(cfg.optimized_metric)
+    metrics = run_task(train, cfg)  # None when a job of a multirun failed
+    return None if metrics is None else metrics.get(cfg.optimized_metric)
 
 
 if __name__ == "__main__":

@@ -1,30 +1,52 @@
-"""What the root scripts share: one-sentence errors with exit code 2."""
+"""What the root scripts share: one-sentence errors, and failures that do not end a sweep."""
 
+import json
+import logging
 import os
 import sys
+import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig
 
 from lit_dnn.errors import UserError
 from lit_dnn.models.classifier import NonFiniteLossError
 
+log = logging.getLogger(__name__)
+
+
+def in_multirun() -> bool:
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
 
 def run_task(task: Callable[[DictConfig], Any], cfg: DictConfig) -> Any:
-    """Run ``task(cfg)``; a user's mistake ends as one sentence and exit code 2, not a traceback.
+    """Run ``task(cfg)``.
 
-    ``HYDRA_FULL_ERROR=1`` shows the traceback as well.
+    A single run that fails on a user's mistake ends as one sentence and exit code 2, not
+    a traceback (``HYDRA_FULL_ERROR=1`` shows it). A job of a multirun that fails for any
+    reason is recorded in its folder as ``error.json`` and returns ``None``, so the sweep
+    goes on and its summary (and Optuna) mark the job failed.
     """
+    start = time.perf_counter()
     try:
         return task(cfg)
     except SIGTERMException as err:
         saved = f"saved {err.args[0]}; resume with ckpt_path={err.args[0]}" if err.args else "no checkpoint saved"
         print(f"Stopped by SIGTERM: {saved}.", file=sys.stderr)
         sys.exit(143)
-    except (UserError, NonFiniteLossError) as err:
-        if os.environ.get("HYDRA_FULL_ERROR") == "1":
+    except Exception as err:
+        if in_multirun():
+            first_line = (str(err).splitlines() or [type(err).__name__])[0]
+            log.exception("Job failed: %s", first_line)
+            error = {"error": f"{type(err).__name__}: {first_line}", "wall_time_s": round(time.perf_counter() - start, 3)}
+            (Path(HydraConfig.get().runtime.output_dir) / "error.json").write_text(json.dumps(error, indent=2) + "\n")
+            return None
+        if not isinstance(err, (UserError, NonFiniteLossError)) or os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
         print(f"Error: {err}", file=sys.stderr)
         sys.exit(2)

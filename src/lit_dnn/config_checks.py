@@ -12,7 +12,7 @@ from omegaconf import DictConfig, ListConfig
 
 from lit_dnn.data.image import DATASETS
 from lit_dnn.errors import ConfigError
-from lit_dnn.models.mlp import ACTIVATIONS
+from lit_dnn.models.mlp import ACTIVATIONS, INITS
 
 TRAIN_POOL = 60_000  # MNIST and Fashion-MNIST training images
 
@@ -58,6 +58,9 @@ def check_model(model: DictConfig) -> None:
     activation = net.get("activation", "relu")
     if activation not in ACTIVATIONS:
         raise ConfigError(f"model.net.activation={activation!r} is unknown; use one of {', '.join(ACTIVATIONS)}.")
+    init = net.get("init", "torch")
+    if init not in INITS:
+        raise ConfigError(f"model.net.init={init!r} is unknown; use one of {', '.join(INITS)}.")
     optimizer = model.get("optimizer", {})
     target = optimizer.get("_target_")
     try:

@@ -90,7 +90,9 @@ class ImageDataModule(InMemoryDataModule):
         val_split: float = 5000,
         download: bool = False,
         seed: int = 0,
+        standardize: bool = True,
     ) -> None:
+        """``standardize=False`` only scales pixels to [0, 1], as the Keras tutorials do."""
         if dataset not in DATASETS:
             raise ValueError(f"dataset must be one of {sorted(DATASETS)}, got {dataset!r}")
         super().__init__(batch_size=batch_size, eval_batch_size=eval_batch_size, val_split=val_split, seed=seed)
@@ -100,7 +102,7 @@ class ImageDataModule(InMemoryDataModule):
         spec = DATASETS[dataset]
         self.class_names = list(spec.class_names)
         self.input_shape = (28, 28)
-        self.transform = Normalize(spec.mean, spec.std)
+        self.transform = Normalize(spec.mean, spec.std) if standardize else Normalize(0.0, 1.0)
 
     def normalization(self) -> dict:
         return {"scale": 1 / 255, "mean": self.transform.mean, "std": self.transform.std,

@@ -6,6 +6,7 @@ from math import prod
 import torch
 from torch import nn
 
+INITS = ("torch", "glorot")
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
 
 
@@ -16,6 +17,7 @@ class MLP(nn.Module):
     the tutorials' softmax + categorical cross-entropy. Softmax is applied at prediction.
     ``hidden_dims=[]`` is softmax (multinomial logistic) regression. ``dropout`` is one rate
     for every hidden layer or a list with one rate per layer (0 leaves the Dropout out).
+    ``init="glorot"`` initialises as Keras does, to reproduce its tutorials closely.
     """
 
     def __init__(
@@ -25,6 +27,7 @@ class MLP(nn.Module):
         hidden_dims: Sequence[int] = (128,),
         dropout: float | Sequence[float] = 0.2,
         activation: str = "relu",
+        init: str = "torch",
     ) -> None:
         super().__init__()
         if activation not in ACTIVATIONS:
@@ -41,6 +44,13 @@ class MLP(nn.Module):
             width = dim
         layers.append(nn.Linear(width, num_classes))
         self.layers = nn.Sequential(*layers)
+        if init not in INITS:
+            raise ValueError(f"init must be one of {INITS}, got {init!r}")
+        if init == "glorot":  # Keras' Dense default: Glorot-uniform weights, zero biases
+            for layer in self.layers:
+                if isinstance(layer, nn.Linear):
+                    nn.init.xavier_uniform_(layer.weight)
+                    nn.init.zeros_(layer.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.layers(x)

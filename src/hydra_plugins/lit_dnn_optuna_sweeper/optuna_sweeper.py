@@ -1,0 +1,111 @@
+"""Ask Optuna for trials, launch them as Hydra jobs, tell Optuna the results.
+
+Why not ``hydra-optuna-sweeper``: it pins optuna < 3, whose SQL storage fails under
+SQLAlchemy 2, so persistent (resumable, shared) studies need three libraries held years
+back. This sweeper is ~100 lines over the current Optuna API.
+"""
+
+import logging
+import math
+import os
+import socket
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+import optuna
+import sqlalchemy
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import ChoiceSweep, IntervalSweep, Override, RangeSweep
+from hydra.core.plugins import Plugins
+from hydra.plugins.sweeper import Sweeper
+from hydra.types import HydraContext, TaskFunction
+from omegaconf import DictConfig, OmegaConf
+
+from hydra_plugins.lit_dnn_optuna_sweeper import config  # noqa: F401  (registers hydra/sweeper=lit_optuna)
+
+log = logging.getLogger(__name__)
+FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL, optuna.trial.TrialState.PRUNED)
+SAMPLERS = {"tpe": optuna.samplers.TPESampler, "random": optuna.samplers.RandomSampler}
+
+
+def search_space(params: dict[str, str]) -> dict[str, Override]:
+    parser = OverridesParser.create()
+    return {o.key_or_group: o for o in parser.parse_overrides([f"{k}={v}" for k, v in params.items()])}
+
+
+def suggest(trial: optuna.Trial, key: str, override: Override) -> str:
+    """One sampled value, as Hydra override text."""
+    sweep = override.value()
+    if isinstance(sweep, ChoiceSweep):
+        options = {override._get_value_element_as_str(v): v for v in sweep.list}
+        return trial.suggest_categorical(key, list(options))
+    if isinstance(sweep, RangeSweep):
+        return str(trial.suggest_int(key, int(sweep.start), int(sweep.stop) - 1, step=int(sweep.step or 1)))
+    if isinstance(sweep, IntervalSweep):
+        log_scale = "log" in sweep.tags
+        if isinstance(sweep.start, int) and isinstance(sweep.end, int):
+            return str(trial.suggest_int(key, sweep.start, sweep.end, log=log_scale))
+        return repr(trial.suggest_float(key, float(sweep.start), float(sweep.end), log=log_scale))
+    raise ValueError(f"hydra.sweeper.params.{key}={override.input_line!r}: use choice(...), range(...) or interval(...)")
+
+
+class LitOptunaSweeper(Sweeper):
+    def __init__(self, study_name: str, storage: Optional[str], direction: str, n_trials: int, n_jobs: int,
+                 sampler: dict[str, Any], params: dict[str, str]) -> None:
+        self.study_name, self.storage, self.direction = study_name, storage, direction
+        self.n_trials, self.n_jobs = n_trials, n_jobs
+        self.sampler_conf = dict(sampler)
+        self.space = search_space(dict(params or {}))
+        self.worker = f"{socket.gethostname()}:{os.getpid()}"
+
+    def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
+        self.config = config
+        self.launcher = Plugins.instance().instantiate_launcher(
+            hydra_context=hydra_context, task_function=task_function, config=config
+        )
+
+    def _study(self) -> optuna.Study:
+        sweep_dir = Path(self.config.hydra.sweep.dir)
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        url = self.storage or f"sqlite:///{sweep_dir.resolve()}/optuna.db"
+        name = self.sampler_conf.get("name", "tpe")
+        seed = self.sampler_conf.get("seed")
+        sampler = SAMPLERS[name](seed=seed)
+        engine = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
+        for attempt in range(5):
+            try:  # two workers starting together race to create the schema; the loser retries
+                storage = optuna.storages.RDBStorage(url, engine_kwargs=engine)
+                return optuna.create_study(study_name=self.study_name, storage=storage, sampler=sampler,
+                                           direction=self.direction, load_if_exists=True)
+            except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.OperationalError):
+                if attempt == 4:
+                    raise
+                time.sleep(0.5 + attempt)
+        raise AssertionError("unreachable")
+
+    def sweep(self, arguments: list[str]) -> None:
+        study = self._study()
+        fixed = list(arguments)
+        log.info("Study %r (%s): %d trials finished of %d", study.study_name, self.storage or "sqlite in the sweep folder",
+                 len(study.get_trials(deepcopy=False, states=FINISHED)), self.n_trials)
+        while (done := len(study.get_trials(deepcopy=False, states=FINISHED))) < self.n_trials:
+            trials = [study.ask() for _ in range(min(self.n_jobs, self.n_trials - done))]
+            for trial in trials:  # which process ran it: useful when several machines share a study
+                trial.set_user_attr("worker", self.worker)
+            batch = [fixed + [f"{k}={suggest(t, k, o)}" for k, o in self.space.items()] + [f"hydra.sweep.subdir=trial_{t.number:04d}"]
+                     for t in trials]
+            results = self.launcher.launch(batch, initial_job_idx=trials[0].number)
+            for trial, result in zip(trials, results):
+                value = result.return_value if result.status.name == "COMPLETED" else None
+                if isinstance(value, (int, float)) and math.isfinite(value):
+                    study.tell(trial, float(value))
+                    log.info("Trial %d: %s = %.4f", trial.number, self.config.get("optimized_metric"), value)
+                else:
+                    study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                    log.warning("Trial %d failed (see its error.json)", trial.number)
+        best = study.best_trial if any(t.state.name == "COMPLETE" for t in study.trials) else None
+        if best is not None:
+            log.info("Best trial %d: %.4f with %s", best.number, best.value, best.params)
+            OmegaConf.save(OmegaConf.create({"value": best.value, "params": best.params, "trial": best.number}),
+                           Path(self.config.hydra.sweep.dir) / "optimization_results.yaml")

@@ -1,0 +1,16 @@
+"""Learning-rate schedules that follow the optimizer's own ``lr``."""
+
+from torch.optim import Optimizer
+from torch.optim.lr_scheduler import OneCycleLR
+
+
+class OneCycleFromLR(OneCycleLR):
+    """One-cycle schedule peaking at ``peak_factor × lr`` of the optimizer.
+
+    Tying the peak to ``model.optimizer.lr`` keeps that one key meaningful: overriding or
+    sweeping it moves the whole schedule. ``total_steps`` is filled in from the trainer.
+    """
+
+    def __init__(self, optimizer: Optimizer, total_steps: int, peak_factor: float = 5.0, **kwargs: float) -> None:
+        peaks = [group["lr"] * peak_factor for group in optimizer.param_groups]
+        super().__init__(optimizer, max_lr=peaks, total_steps=total_steps, **kwargs)

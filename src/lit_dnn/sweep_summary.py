@@ -1,0 +1,75 @@
+"""A Hydra callback that tabulates every multirun: one row per job, best first."""
+
+import csv
+import json
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf
+
+log = logging.getLogger(__name__)
+
+
+def job_rows(sweep_dir: Path, metric: str) -> list[dict[str, Any]]:
+    """One row per job folder (those holding ``.hydra/overrides.yaml``)."""
+    rows = []
+    for overrides_file in sorted(sweep_dir.glob("*/.hydra/overrides.yaml")):
+        job = overrides_file.parent.parent
+        overrides = [o for o in OmegaConf.load(overrides_file) if not o.startswith("hydra.")]
+        row: dict[str, Any] = {"job": job.name, "overrides": " ".join(overrides)}
+        if (job / "metrics.json").exists():
+            metrics = json.loads((job / "metrics.json").read_text())
+            row.update(status="ok", wall_time_s=metrics.get("wall_time_s"), epochs=metrics.get("epochs_run"))
+            row.update({k: v for k, v in metrics.items() if "/" in k and "per_class" not in k and isinstance(v, (int, float))})
+        elif (job / "error.json").exists():
+            error = json.loads((job / "error.json").read_text())
+            row.update(status=f"failed: {error['error']}", wall_time_s=error.get("wall_time_s"))
+        else:
+            row.update(status="failed: no metrics.json (killed?)")
+        rows.append(row)
+    return rows
+
+
+def sort_rows(rows: list[dict[str, Any]], metric: str, mode: str) -> list[dict[str, Any]]:
+    def key(row: dict[str, Any]) -> tuple[int, float]:
+        value = row.get(metric)
+        if not isinstance(value, (int, float)) or math.isnan(value):
+            return (1, 0.0)
+        return (0, -value if mode == "max" else value)
+
+    return sorted(rows, key=key)
+
+
+def markdown(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    def cell(value: Any) -> str:
+        return f"{value:.4f}" if isinstance(value, float) else ("" if value is None else str(value))
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(r.get(c)) for c in columns) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+class SweepSummary(Callback):
+    """On every multirun's end (any sweeper, any launcher): ``summary.csv`` and
+    ``summary.md`` in the sweep folder, sorted by ``optimized_metric``, and printed."""
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep_dir = Path(config.hydra.sweep.dir)
+        metric, mode = config.get("optimized_metric", "val/acc_best"), config.get("optimized_mode", "max")
+        rows = sort_rows(job_rows(sweep_dir, metric), metric, mode)
+        if not rows:
+            return
+        metric_columns = sorted({k for r in rows for k in r if "/" in k}, key=lambda k: (k != metric, k))
+        columns = ["job", "overrides", "status", *metric_columns, "epochs", "wall_time_s"]
+        with open(sweep_dir / "summary.csv", "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(rows)
+        short = ["job", "overrides", "status", metric, *(c for c in ("test/acc",) if c != metric), "wall_time_s"]
+        table = markdown(rows, columns)
+        (sweep_dir / "summary.md").write_text(f"Sweep {sweep_dir}, sorted by {metric} ({mode}).\n\n{table}")
+        log.info("Sweep summary (%d jobs, best first by %s); full table in %s:\n%s", len(rows), metric,
+                 sweep_dir / "summary.md", markdown(rows, short))

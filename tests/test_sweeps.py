@@ -1,0 +1,103 @@
+"""Sweeps run the way a user runs them: the real command in a subprocess, synthetic binary data."""
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+from hydra import compose, initialize_config_dir
+
+from conftest import ROOT, run_script
+
+FAST = ["data=binary", "trainer.max_epochs=2", "callbacks.rich_progress_bar=null", "+trainer.enable_progress_bar=false"]
+
+
+def summary(sweep: Path) -> list[dict]:
+    with open(sweep / "summary.csv") as f:
+        return list(csv.DictReader(f))
+
+
+def test_grid_gives_one_folder_per_combination_and_a_summary(tmp_path: Path) -> None:
+    sweep = tmp_path / "grid"
+    result = run_script("train.py", ["-m", *FAST, "model.net.dropout=0.1,0.3", "model.optimizer.lr=0.001,0.01",
+                                     f"hydra.sweep.dir={sweep}"])
+    assert result.returncode == 0, result.stderr[-2000:]
+    for job in range(4):
+        folder = sweep / str(job)
+        assert (folder / "metrics.json").exists() and (folder / "checkpoints" / "last.ckpt").exists()
+        assert list((folder / "tensorboard").glob("events.out.tfevents.*"))
+    rows = summary(sweep)
+    assert len(rows) == 4 and {r["status"] for r in rows} == {"ok"}
+    values = [float(r["val/acc_best"]) for r in rows]
+    assert values == sorted(values, reverse=True)
+    assert {r["overrides"].split("dropout=")[1].split()[0] + "/" + r["overrides"].split("lr=")[1].split()[0] for r in rows} == {
+        "0.1/0.001", "0.1/0.01", "0.3/0.001", "0.3/0.01"}
+    assert (sweep / "summary.md").read_text().count("| ok |") == 4
+
+
+def test_a_failing_job_does_not_end_the_sweep(tmp_path: Path) -> None:
+    sweep = tmp_path / "fail"
+    result = run_script("train.py", ["-m", *FAST, "model.net.dropout=0.2,1.5", f"hydra.sweep.dir={sweep}"])
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = {r["overrides"].split("dropout=")[1].split()[0]: r for r in summary(sweep)}
+    assert rows["0.2"]["status"] == "ok" and float(rows["0.2"]["test/acc"]) > 0.5
+    assert rows["1.5"]["status"] == "failed: ConfigError: model.net.dropout=1.5 is outside [0, 1); use e.g. 0.2 (0 disables dropout), or one rate per hidden layer."
+    assert summary(sweep)[-1]["overrides"].endswith("dropout=1.5")  # failures sort last
+
+
+def optuna_command(log_dir: Path, *extra: str) -> list[str]:
+    return [sys.executable, str(ROOT / "train.py"), "-m", "hparams_search=binary_optuna", *FAST,
+            f"paths.log_dir={log_dir}", "hydra.sweeper.n_trials=4", *extra]
+
+
+def study(log_dir: Path) -> optuna.Study:
+    db = log_dir / "train" / "optuna" / "binary_optuna" / "optuna.db"
+    return optuna.load_study(study_name="binary_optuna", storage=f"sqlite:///{db}")
+
+
+def test_optuna_search_interrupted_resumes_to_exactly_n_trials(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    proc = subprocess.Popen(optuna_command(logs), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    third = logs / "train" / "optuna" / "binary_optuna" / "trial_0002" / ".hydra"
+    deadline = time.time() + 180
+    while not third.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)  # two trials done, the third under way
+    proc.wait()
+    assert len(study(logs).get_trials(states=(optuna.trial.TrialState.COMPLETE,))) == 2
+
+    again = subprocess.run(optuna_command(logs), cwd=ROOT, capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "2 trials finished of 4" in again.stderr + again.stdout
+    assert len(study(logs).get_trials(states=(optuna.trial.TrialState.COMPLETE,))) == 4
+
+
+def test_two_workers_share_one_study(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    workers = [subprocess.Popen(optuna_command(logs, "hydra.sweeper.sampler.seed=" + str(i)), cwd=ROOT,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for i in range(2)]
+    for w in workers:
+        _, err = w.communicate(timeout=600)
+        assert w.returncode == 0, err[-2000:]
+    trials = study(logs).get_trials(states=(optuna.trial.TrialState.COMPLETE,))
+    assert len(trials) >= 4
+    assert len({t.user_attrs["worker"] for t in trials}) == 2  # both workers' trials are in the study
+
+
+@pytest.mark.parametrize("launcher", [["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"], ["hydra/launcher=submitit_local"]])
+def test_launchers_complete_a_two_job_sweep(launcher: list[str], tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
+    result = run_script("train.py", ["-m", *FAST, "model.net.dropout=0.1,0.3", *launcher, f"hydra.sweep.dir={sweep}"])
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert [r["status"] for r in summary(sweep)] == ["ok", "ok"]
+
+
+def test_slurm_launcher_config_composes() -> None:
+    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose("train", overrides=["hydra/launcher=slurm"], return_hydra_config=True)
+    assert cfg.hydra.launcher._target_.endswith("SlurmLauncher") and cfg.hydra.launcher.gpus_per_node == 1
