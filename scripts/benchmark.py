@@ -80,7 +80,7 @@ def plain_epoch(cfg: DictConfig) -> float:
     loader = datamodule.train_dataloader()
     times = []
     for epoch in range(2):  # the first is warm-up
-        loader.batch_sampler.set_epoch(epoch)
+        loader.sampler.set_epoch(epoch)
         if device.type == "cuda":
             torch.cuda.synchronize()
         start = time.perf_counter()

@@ -97,3 +97,23 @@ def test_in_memory_batches_equal_torchvision_transform(tiny_data: Path) -> None:
     reference = torch.stack([dataset[i][0][0] for i in range(7)])
     assert torch.equal(batch, reference)
     assert labels.tolist() == [dataset[i][1] for i in range(7)]
+
+
+def test_lightning_reshuffles_every_epoch(tiny_data: Path, tmp_path: Path) -> None:
+    """Lightning finds the sampler and calls set_epoch: epoch 1's order differs from epoch 0's."""
+    import lightning as L
+
+    orders = []
+
+    class Record(L.Callback):
+        def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+            sampler = trainer.datamodule.loader("train").sampler
+            assert sampler.epoch == trainer.current_epoch
+            orders.append(sampler.indices().tolist())
+
+    from conftest import compose_cfg, tiny_overrides
+    from lit_dnn.train import build
+
+    datamodule, model, trainer = build(compose_cfg(tiny_overrides(tiny_data), tmp_path), extra_callbacks=[Record()])
+    trainer.fit(model, datamodule=datamodule)
+    assert len(orders) == 2 and orders[0] != orders[1] and sorted(orders[0]) == sorted(orders[1])

@@ -77,14 +77,15 @@ class InMemoryBatches:
         self,
         inputs: torch.Tensor,
         targets: torch.Tensor,
-        batch_sampler: ShardedBatchSampler,
+        sampler: ShardedBatchSampler,
         transform: Transform | None = None,
     ) -> None:
         if len(inputs) != len(targets):
             raise ValueError(f"{len(inputs)} inputs but {len(targets)} targets")
         self.inputs = inputs
         self.targets = targets
-        self.batch_sampler = batch_sampler
+        self.sampler = sampler  # the name Lightning looks for to call set_epoch each epoch
+        self.batch_sampler = None  # read by Lightning's DataLoader checks: no torch batch sampler here
         self.transform = transform
 
     def to(self, device: torch.device | str) -> "InMemoryBatches":
@@ -93,13 +94,13 @@ class InMemoryBatches:
         return self
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        for idx in self.batch_sampler:
+        for idx in self.sampler:
             idx = idx.to(self.inputs.device, non_blocking=True)  # the data may move to a GPU mid-iteration
             x = self.inputs.index_select(0, idx)
             yield (self.transform(x) if self.transform else x), self.targets.index_select(0, idx)
 
     def __len__(self) -> int:
-        return len(self.batch_sampler)
+        return len(self.sampler)
 
 
 class Normalize:
