@@ -54,7 +54,8 @@ def main() -> None:
         what, figure, key = TUTORIALS[name]
         m = run(name, args.seed)
         ours = f"{m[key] * 100:.2f}% {what.split()[0]} (test {m['test/acc'] * 100:.2f}%, train {m['train/acc'] * 100:.2f}%)"
-        rows.append(f"| {name} | `python train.py experiment={name}` | {figure} {what} | {ours} | {m['wall_s']:.0f} s |")
+        theirs = figure if figure == "not stated" else f"{figure} {what}"
+        rows.append(f"| {name} | `python train.py experiment={name}` | {theirs} | {ours} | {m['wall_s']:.0f} s |")
         print(rows[-1], flush=True)
     args.out.write_text("\n".join(rows) + "\n")
     print("\n".join(rows))

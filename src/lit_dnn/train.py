@@ -29,7 +29,7 @@ def hparams_of(cfg: DictConfig) -> dict[str, Any]:
     net, opt, data = cfg.model.net, cfg.model.optimizer, cfg.data
     return {
         "model/hidden_dims": str(list(net.hidden_dims)),
-        "model/dropout": net.dropout,
+        "model/dropout": net.dropout if isinstance(net.dropout, (int, float)) else str(list(net.dropout)),
         "model/activation": net.activation,
         "optimizer": opt._target_.rsplit(".", 1)[-1],
         "optimizer/lr": opt.lr,
@@ -45,6 +45,7 @@ def build(cfg: DictConfig, extra_callbacks: list[Any] = ()) -> tuple[L.Lightning
     datamodule = hydra.utils.instantiate(cfg.data)
     model = build_model(cfg.model, datamodule.input_shape, datamodule.class_names)
     model.hparams["data"] = OmegaConf.to_container(cfg.data, resolve=True)
+    model.hparams["max_epochs"] = cfg.trainer.max_epochs
     datamodule.prepare_data()
     datamodule.setup("fit")  # missing or broken data fails here, before the trainer starts
     model.hparams["normalization"] = datamodule.normalization()
@@ -74,7 +75,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     check_train_config(cfg)
     ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), cfg.paths.log_dir)
     if ckpt_path is not None:
-        check_shapes_later = read_checkpoint(ckpt_path)  # fail now on a bad file, not after setup
+        resumed = read_checkpoint(ckpt_path)  # fail now on a bad file, not after setup
         resumed_dir = run_dir_of(ckpt_path)
         if resumed_dir is not None:  # continue in the run's own folder, appending to its logs
             with open_dict(cfg):
@@ -82,10 +83,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     L.seed_everything(cfg.seed, workers=True, verbose=False)
 
     datamodule, model, trainer = build(cfg)
-    model.hparams["max_epochs"] = cfg.trainer.max_epochs
     if ckpt_path is not None:
-        check_shapes(check_shapes_later, model, ckpt_path)
-        check_schedule(check_shapes_later, cfg, ckpt_path)
+        check_shapes(resumed, model, ckpt_path)
+        check_schedule(resumed, cfg, ckpt_path)
     trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
 
     metrics: dict[str, Any] = {k: plain(v) for k, v in trainer.callback_metrics.items()}
