@@ -42,12 +42,10 @@ def raw_folder(data_dir: str | Path, dataset: str) -> Path:
     return Path(data_dir).expanduser() / DATASETS[dataset].folder / "raw"
 
 
-def load_split(data_dir: str | Path, dataset: str, split: str, download: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-    """Images (N, 28, 28) uint8 and labels (N,) int64 of the train or test split.
-
-    Reads torchvision's on-disk layout ``<data_dir>/<MNIST|FashionMNIST>/raw``; with
-    ``download`` and files missing, torchvision fetches them first.
-    """
+def split_files(data_dir: str | Path, dataset: str, split: str, download: bool = False) -> list[Path]:
+    """The images and labels files of a split in torchvision's layout
+    ``<data_dir>/<MNIST|FashionMNIST>/raw``; with ``download`` and files missing,
+    torchvision fetches them first."""
     spec = DATASETS[dataset]
     folder = raw_folder(data_dir, dataset)
     paths = [folder / name for name in _FILES[split]]
@@ -66,6 +64,13 @@ def load_split(data_dir: str | Path, dataset: str, split: str, download: bool = 
                 f"{spec.folder} files missing in {folder} ({missing}); set data.data_dir (or the DATA_DIR "
                 f"environment variable) to the folder that holds {spec.folder}/raw, or pass data.download=true."
             )
+    return paths
+
+
+def load_split(data_dir: str | Path, dataset: str, split: str, download: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images (N, 28, 28) uint8 and labels (N,) int64 of the train or test split."""
+    spec = DATASETS[dataset]
+    paths = split_files(data_dir, dataset, split, download)
     images, labels = (read_idx(p) for p in paths)
     if images.ndim != 3 or labels.ndim != 1:
         raise DataError(f"{paths[0]} must hold images (N, H, W) and {paths[1]} labels (N,); got shapes "
@@ -109,9 +114,10 @@ class ImageDataModule(InMemoryDataModule):
                 "doc": "pixels 0..255 (white digit on black, as in MNIST) times scale, minus mean, over std"}
 
     def prepare_data(self) -> None:
-        for split in ("train", "test"):
-            if self.download:
-                load_split(self.data_dir, self.dataset, split, download=True)
+        """Downloads missing files (once per machine in DDP); reading them is ``setup``'s work."""
+        if self.download:
+            for split in ("train", "test"):
+                split_files(self.data_dir, self.dataset, split, download=True)
 
     def load(self) -> None:
         train_x, train_y = load_split(self.data_dir, self.dataset, "train", self.download)

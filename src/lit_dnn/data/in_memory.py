@@ -102,6 +102,3 @@ class InMemoryDataModule(LightningDataModule):
 
     def test_dataloader(self) -> InMemoryBatches:
         return self.loader("test")
-
-    def predict_dataloader(self) -> InMemoryBatches:
-        return self.loader("test")
