@@ -43,6 +43,16 @@ def test_splits_disjoint_and_seeded(tiny_data: Path) -> None:
     assert val_indices(0) != val_indices(1)
 
 
+def test_val_from_last_takes_the_tail_as_keras(tiny_data: Path) -> None:
+    dm = ImageDataModule("mnist", str(tiny_data), val_split=0.2, val_from="last", seed=0)
+    dm.setup()
+    assert dm.split_indices["val"].tolist() == list(range(480, 600))
+    assert sorted(dm.split_indices["train"].tolist()) == list(range(480))
+    other_seed = ImageDataModule("mnist", str(tiny_data), val_split=0.2, val_from="last", seed=1)
+    other_seed.setup()
+    assert torch.equal(other_seed.splits["val"][0], dm.splits["val"][0])
+
+
 def test_binary_defaults_are_70_15_15_and_scaled_on_train_only() -> None:
     dm = BinaryDataModule()
     dm.setup()

@@ -88,6 +88,14 @@ def test_resume_refuses_to_stretch_a_one_cycle_schedule(tiny_data: Path, tmp_pat
         train(cfg)
 
 
+def test_train_script_prints_each_lightning_message_once(tiny_data: Path, tmp_path: Path) -> None:
+    result = run_script("train.py", [*tiny_overrides(tiny_data), "trainer.max_epochs=1", f"hydra.run.dir={tmp_path}/run"])
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (result.stdout + result.stderr).count("GPU available:") == 1
+    assert "GPU available:" in (tmp_path / "run" / "train.log").read_text()
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["epochs_run"] == 1
+
+
 def test_missing_data_is_one_sentence(tmp_path: Path) -> None:
     empty = tmp_path / "nothing-here"
     empty.mkdir()

@@ -24,6 +24,17 @@ def in_multirun() -> bool:
     return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
+def one_copy_of_lightning_logs() -> None:
+    """The ``lightning`` package gives its logger a console handler of its own at import and
+    still propagates to the root logger, so under Hydra's logging every Lightning message was
+    printed twice. Hydra's handlers (console and the run's log file) are kept."""
+    if logging.getLogger().handlers:
+        lightning_log = logging.getLogger("lightning")
+        for handler in list(lightning_log.handlers):
+            if type(handler) is logging.StreamHandler:
+                lightning_log.removeHandler(handler)
+
+
 def run_task(task: Callable[[DictConfig], Any], cfg: DictConfig) -> Any:
     """Run ``task(cfg)``.
 
@@ -33,6 +44,7 @@ def run_task(task: Callable[[DictConfig], Any], cfg: DictConfig) -> Any:
     goes on and its summary (and Optuna) mark the job failed.
     """
     start = time.perf_counter()
+    one_copy_of_lightning_logs()
     try:
         return task(cfg)
     except SIGTERMException as err:

@@ -11,6 +11,7 @@ from hydra.utils import get_class
 from omegaconf import DictConfig, ListConfig
 
 from lit_dnn.data.image import DATASETS
+from lit_dnn.data.in_memory import check_val_from
 from lit_dnn.errors import ConfigError
 from lit_dnn.models.mlp import ACTIVATIONS, INITS
 
@@ -80,6 +81,7 @@ def check_model(model: DictConfig) -> None:
 def check_data(data: DictConfig) -> None:
     _positive_int("data.batch_size", data.get("batch_size"))
     _positive_int("data.eval_batch_size", data.get("eval_batch_size", 1))
+    check_val_from(data.get("val_from", "random"))
     if "dataset" in data:
         if data.dataset not in DATASETS:
             raise ConfigError(f"data.dataset={data.dataset!r} is unknown; use one of {', '.join(DATASETS)}.")

@@ -26,8 +26,10 @@ class BinaryDataModule(InMemoryDataModule):
         batch_size: int = 32,
         eval_batch_size: int = 1000,
         seed: int = 0,
+        val_from: str = "random",
     ) -> None:
-        super().__init__(batch_size=batch_size, eval_batch_size=eval_batch_size, val_split=val_split, seed=seed)
+        super().__init__(batch_size=batch_size, eval_batch_size=eval_batch_size, val_split=val_split, seed=seed,
+                         val_from=val_from)
         self.n_samples = n_samples
         self.n_features = n_features
         self.n_informative = n_informative

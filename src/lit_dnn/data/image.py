@@ -96,11 +96,13 @@ class ImageDataModule(InMemoryDataModule):
         download: bool = False,
         seed: int = 0,
         standardize: bool = True,
+        val_from: str = "random",
     ) -> None:
         """``standardize=False`` only scales pixels to [0, 1], as the Keras tutorials do."""
         if dataset not in DATASETS:
             raise ValueError(f"dataset must be one of {sorted(DATASETS)}, got {dataset!r}")
-        super().__init__(batch_size=batch_size, eval_batch_size=eval_batch_size, val_split=val_split, seed=seed)
+        super().__init__(batch_size=batch_size, eval_batch_size=eval_batch_size, val_split=val_split, seed=seed,
+                         val_from=val_from)
         self.dataset = dataset
         self.data_dir = data_dir
         self.download = download

@@ -22,6 +22,15 @@ def split_size(val_split: float, pool: int, key: str = "data.val_split") -> int:
     return size
 
 
+VAL_FROM = ("random", "last")
+
+
+def check_val_from(val_from: str) -> None:
+    if val_from not in VAL_FROM:
+        raise ConfigError(f"data.val_from={val_from!r} is not one of {', '.join(VAL_FROM)}; use random "
+                          f"(a seeded random subset) or last (the last samples, as Keras' validation_split).")
+
+
 class InMemoryDataModule(LightningDataModule):
     """Subclasses set ``class_names``, ``input_shape``, ``transform`` and implement ``load``,
     which calls ``set_splits``. Batch size is per process (see README, distributed)."""
@@ -30,11 +39,13 @@ class InMemoryDataModule(LightningDataModule):
     input_shape: tuple[int, ...]
     transform: Transform | None = None
 
-    def __init__(self, batch_size: int, eval_batch_size: int, val_split: float, seed: int) -> None:
+    def __init__(self, batch_size: int, eval_batch_size: int, val_split: float, seed: int, val_from: str = "random") -> None:
         super().__init__()
+        check_val_from(val_from)
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size
         self.val_split = val_split
+        self.val_from = val_from
         self.seed = seed
         self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
         self._loaders: dict[str, InMemoryBatches] = {}
@@ -51,9 +62,13 @@ class InMemoryDataModule(LightningDataModule):
         raise NotImplementedError
 
     def set_splits(self, train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor, test_y: torch.Tensor) -> None:
-        """Carve a seeded validation set out of the training pool."""
+        """Carve the validation set out of the training pool: a random subset seeded by
+        ``seed``, or with ``val_from="last"`` its last samples, as Keras' ``validation_split``."""
         n_val = split_size(self.val_split, len(train_x))
-        order = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(self.seed))
+        if self.val_from == "last":
+            order = torch.arange(len(train_x)).roll(n_val)  # the last n_val first
+        else:
+            order = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(self.seed))
         val_idx, train_idx = order[:n_val], order[n_val:]
         self.splits = {
             "train": (train_x[train_idx], train_y[train_idx]),
