@@ -6,7 +6,9 @@
 For each batch size, repetitions interleaved, it times one training epoch of
   (1) the template, exactly as ``python train.py`` builds it (datamodule, module, callbacks, logger);
   (2) a plain PyTorch loop over the same in-memory tensors, model, optimiser and batch size;
-  (3) the naive path: torchvision's dataset with ToTensor/Normalize and a DataLoader, inside Lightning.
+  (3) the naive path: torchvision's dataset with ToTensor/Normalize and a DataLoader, inside Lightning;
+  (0) Lightning's own floor: a minimal LightningModule (forward, cross-entropy, the same optimiser)
+      on the same batches with no callbacks, logger, progress bar, metrics, schedule or validation.
 Then it runs ``python train.py`` at its defaults in a subprocess: wall time from process start
 to exit (after metrics.json is written), time to the first training step, test accuracy, peak RSS.
 """
@@ -76,6 +78,32 @@ def template_epoch(cfg: DictConfig, epochs: int) -> tuple[float, float]:
     datamodule, model, trainer = build(cfg, extra_callbacks=[timer])
     trainer.fit(model, datamodule=datamodule)
     return statistics.median(timer.times[1:]), statistics.median(timer.end_times[1:])
+
+
+class MinimalModule(L.LightningModule):
+    """The least a LightningModule can be: what (0) times."""
+
+    def __init__(self, net: torch.nn.Module, optimizer_factory) -> None:
+        super().__init__()
+        self.net = net
+        self.optimizer_factory = optimizer_factory
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        x, y = batch
+        return F.cross_entropy(self.net(x), y)
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return self.optimizer_factory(params=self.parameters())
+
+
+def lightning_floor_epoch(cfg: DictConfig, epochs: int) -> float:
+    timer = EpochTimer()
+    datamodule, model, _ = build(cfg)
+    trainer = L.Trainer(max_epochs=epochs + 1, accelerator=cfg.trainer.accelerator, devices=1, logger=False,
+                        callbacks=[timer], enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, limit_val_batches=0, num_sanity_val_steps=0)
+    trainer.fit(MinimalModule(model.net, model.optimizer_factory), datamodule=datamodule)
+    return statistics.median(timer.times[1:])
 
 
 def plain_epoch(cfg: DictConfig) -> float:
@@ -186,6 +214,7 @@ def main() -> None:
                 train_s, end_s = template_epoch(cfg, args.epochs)
                 results.setdefault(("template", bs), []).append(train_s)
                 results.setdefault(("epoch_end", bs), []).append(end_s)
+                results.setdefault(("floor", bs), []).append(lightning_floor_epoch(cfg, args.epochs))
                 if args.naive and rep == 0:  # slow, and its spread is small next to its size
                     results.setdefault(("naive", bs), []).append(naive_epoch(cfg))
                 print(f"rep {rep} bs {bs}: " + ", ".join(f"{k[0]} {v[-1]:.3f}s" for k, v in results.items() if k[1] == bs), flush=True)
@@ -195,18 +224,21 @@ def main() -> None:
     dm = build(cfg)[0]
     dm.setup("fit")
     n_train = len(dm.splits["train"][0])
-    rows = ["| batch | (1) template s/epoch | (2) plain loop s/epoch | (1)/(2) | (3) naive s/epoch | (1) samples/s | (2) samples/s | (3) samples/s | (1) epoch end s |",
-            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    rows = ["| batch | (1) template s/epoch | (2) plain loop s/epoch | (1)/(2) | (0) Lightning floor s/epoch | (0)/(2) "
+            "| (3) naive s/epoch | (1) samples/s | (2) samples/s | (3) samples/s | (1) epoch end s |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for bs in args.batch_sizes:
         t, p = statistics.median(results[("template", bs)]), statistics.median(results[("plain", bs)])
         n = results.get(("naive", bs))
         naive = f"{statistics.median(n):.2f}" if n else "-"
         naive_sps = f"{n_train / statistics.median(n):,.0f}" if n else "-"
         end = statistics.median(results[("epoch_end", bs)])
-        rows.append(f"| {bs} | {t:.3f} | {p:.3f} | **{t / p:.2f}** | {naive} | {n_train / t:,.0f} | {n_train / p:,.0f} | {naive_sps} | {end:.3f} |")
+        floor = statistics.median(results[("floor", bs)])
+        rows.append(f"| {bs} | {t:.3f} | {p:.3f} | **{t / p:.2f}** | {floor:.3f} | {floor / p:.2f} | {naive} "
+                    f"| {n_train / t:,.0f} | {n_train / p:,.0f} | {naive_sps} | {end:.3f} |")
     lines = [f"Measured {datetime.date.today()} on {machine()}.",
              f"{n_train:,} training samples per epoch; medians of {args.reps} interleaved repetitions "
-             f"(the template: {args.epochs} epochs each after a warm-up epoch). s/epoch times the training batches; "
+             f"(the template and (0): {args.epochs} epochs each after a warm-up epoch). s/epoch times the training batches; "
              f"'epoch end' is what the template then does each epoch (validation, checkpoints, confusion image). "
              f"Peak RSS of this benchmark process: {own_peak:,.0f} MB.",
              "", *rows]

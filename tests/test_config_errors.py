@@ -25,6 +25,7 @@ BAD = [
     (["data.val_split=1.5"], "data.val_split=1.5 does not fit 60000 samples"),
     (["data.val_split=60000"], "data.val_split=60000 does not fit 60000 samples"),
     (["data.val_split=0"], "data.val_split=0 does not fit"),
+    (["data.standardize=zscore"], "data.standardize='zscore' is not one of global, pixel, none"),
     (["data.val_from=first"], "data.val_from='first' is not one of random, last"),
     (["data=binary", "data.test_split=1000"], "data.test_split=1000 does not fit 1000 samples"),
     (["data=binary", "data.n_informative=30"], "data.n_informative + data.n_redundant = 30 + 5 must be at most data.n_features=20"),

@@ -9,6 +9,7 @@ import torch
 from lit_dnn.data.batches import InMemoryBatches, Normalize, ShardedBatchSampler
 from lit_dnn.data.binary import BinaryDataModule
 from lit_dnn.data.image import DATASETS, ImageDataModule
+from lit_dnn.errors import ConfigError
 
 FASHION = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 
@@ -127,3 +128,26 @@ def test_lightning_reshuffles_every_epoch(tiny_data: Path, tmp_path: Path) -> No
     datamodule, model, trainer = build(compose_cfg(tiny_overrides(tiny_data), tmp_path), extra_callbacks=[Record()])
     trainer.fit(model, datamodule=datamodule)
     assert len(orders) == 2 and orders[0] != orders[1] and sorted(orders[0]) == sorted(orders[1])
+
+
+def test_pixel_standardization_uses_training_statistics(tiny_data: Path) -> None:
+    dm = ImageDataModule("fashion_mnist", str(tiny_data), val_split=100, standardize="pixel", seed=0)
+    dm.setup()
+    train = dm.splits["train"][0].float() / 255
+    mean, std = torch.tensor(dm.normalization()["mean"]), torch.tensor(dm.normalization()["std"])
+    assert mean.shape == (28, 28) and torch.allclose(mean, train.mean(0))
+    assert torch.allclose(std, train.std(0).clamp_min(0.05))
+    # the batches are the training images standardised pixel by pixel, with the training statistics
+    x, _ = next(iter(dm.train_dataloader()))
+    assert x.shape[1:] == (28, 28)
+    idx = dm.train_dataloader().sampler.indices()[: len(x)]
+    assert torch.allclose(x, (train[idx] - mean) / std, atol=1e-5)
+    val = dm.splits["val"][0].float() / 255
+    assert not torch.allclose(val.mean(0), mean, atol=1e-3)  # val statistics were not used
+
+
+def test_standardize_modes(tiny_data: Path) -> None:
+    assert ImageDataModule("mnist", standardize=True).standardize == "global"
+    assert ImageDataModule("mnist", standardize=False).normalization()["std"] == 1.0
+    with pytest.raises(ConfigError, match="data.standardize='zscore' is not one of global, pixel, none"):
+        ImageDataModule("mnist", standardize="zscore")

@@ -10,7 +10,7 @@ import torch
 from hydra.utils import get_class
 from omegaconf import DictConfig, ListConfig
 
-from lit_dnn.data.image import DATASETS
+from lit_dnn.data.image import DATASETS, standardize_mode
 from lit_dnn.data.in_memory import check_val_from
 from lit_dnn.errors import ConfigError
 from lit_dnn.models.mlp import ACTIVATIONS, INITS
@@ -92,6 +92,7 @@ def check_data(data: DictConfig) -> None:
                 f"that holds {DATASETS[data.dataset].folder}/raw."
             )
         _fraction_or_count("data.val_split", data.get("val_split"), TRAIN_POOL)
+        standardize_mode(data.get("standardize", "global"))
     if "n_samples" in data:
         for key in ("n_samples", "n_features", "n_informative"):
             _positive_int(f"data.{key}", data.get(key))

@@ -2,7 +2,6 @@
 
 import csv
 import json
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import lightning as L
@@ -19,31 +18,20 @@ class ConfusionMatrixLogger(L.Callback):
     Images go to TensorBoard as ``val/confusion_matrix`` (step = epoch) and
     ``test/confusion_matrix``; the test counts also go to ``output_dir`` as
     ``confusion_matrix.csv`` and ``.json``. Drawing a matrix with its 100 labels takes
-    ~0.3 s, a quarter of an MNIST epoch here, so the validation images are drawn on a
-    background thread while training goes on (finished before fitting ends).
+    ~0.3 s per validation epoch on a 2-core CPU; ``val=False`` leaves those images out (for
+    long sweeps). They are drawn in line: a background thread made the training batches
+    slower by more than the drawing costs (the GIL and two busy cores; see scripts/benchmark.md).
     """
 
     def __init__(self, output_dir: str, val: bool = True, test: bool = True) -> None:
         self.output_dir = Path(output_dir)
         self.val = val
         self.test = test
-        self._drawing: list[Future] = []
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         counts = getattr(pl_module, "confusion_counts", {}).get("val")
         if self.val and counts is not None and not trainer.sanity_checking and trainer.is_global_zero:
-            self._pool = getattr(self, "_pool", None) or ThreadPoolExecutor(max_workers=1, thread_name_prefix="confusion")
-            self._drawing.append(self._pool.submit(
-                self._draw, trainer, counts.long().numpy(), list(pl_module.class_names), "val", trainer.current_epoch
-            ))
-
-    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        for future in self._drawing:
-            future.result()  # raises here if a drawing failed
-        self._drawing.clear()
-
-    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
-        self.on_fit_end(trainer, pl_module)
+            self._draw(trainer, counts.long().numpy(), pl_module.class_names, "val", trainer.current_epoch)
 
     def on_test_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if not (self.test and trainer.is_global_zero):

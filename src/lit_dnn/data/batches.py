@@ -104,11 +104,15 @@ class InMemoryBatches:
 
 
 class Normalize:
-    """uint8 pixels → float in [0, 1] → ``(x - mean) / std``: ToTensor + Normalize, batched."""
+    """uint8 pixels → float in [0, 1] → ``(x - mean) / std``: ToTensor + Normalize, batched.
 
-    def __init__(self, mean: float, std: float) -> None:
+    ``mean`` and ``std`` are numbers, or tensors of one image's shape (per-pixel statistics)."""
+
+    def __init__(self, mean: float | torch.Tensor, std: float | torch.Tensor) -> None:
         self.mean = mean
         self.std = std
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if isinstance(self.mean, torch.Tensor) and self.mean.device != x.device:
+            self.mean, self.std = self.mean.to(x.device), self.std.to(x.device)
         return x.float().div_(255.0).sub_(self.mean).div_(self.std)

@@ -9,7 +9,21 @@ import torchvision
 from lit_dnn.data.batches import Normalize
 from lit_dnn.data.in_memory import InMemoryDataModule
 from lit_dnn.data.idx import read_idx
-from lit_dnn.errors import DataError
+from lit_dnn.errors import ConfigError, DataError
+
+# global: one mean and std for all pixels (the dataset's published figures);
+# pixel: a mean and std per pixel, from the training split (as sklearn's StandardScaler);
+# none: pixels / 255 only, as the Keras tutorials do
+STANDARDIZE = ("global", "pixel", "none")
+PIXEL_STD_FLOOR = 0.05  # pixels that barely vary (MNIST's borders) are not blown up into noise
+
+
+def standardize_mode(standardize: str | bool) -> str:
+    mode = {True: "global", False: "none"}.get(standardize, standardize) if isinstance(standardize, bool) else standardize
+    if mode not in STANDARDIZE:
+        raise ConfigError(f"data.standardize={standardize!r} is not one of {', '.join(STANDARDIZE)} "
+                          f"(true and false mean global and none).")
+    return mode
 
 
 @dataclass(frozen=True)
@@ -95,10 +109,10 @@ class ImageDataModule(InMemoryDataModule):
         val_split: float = 5000,
         download: bool = False,
         seed: int = 0,
-        standardize: bool = True,
+        standardize: str | bool = "global",
         val_from: str = "random",
     ) -> None:
-        """``standardize=False`` only scales pixels to [0, 1], as the Keras tutorials do."""
+        """``standardize``: global, pixel or none (see ``STANDARDIZE``)."""
         if dataset not in DATASETS:
             raise ValueError(f"dataset must be one of {sorted(DATASETS)}, got {dataset!r}")
         super().__init__(batch_size=batch_size, eval_batch_size=eval_batch_size, val_split=val_split, seed=seed,
@@ -109,10 +123,16 @@ class ImageDataModule(InMemoryDataModule):
         spec = DATASETS[dataset]
         self.class_names = list(spec.class_names)
         self.input_shape = (28, 28)
-        self.transform = Normalize(spec.mean, spec.std) if standardize else Normalize(0.0, 1.0)
+        self.standardize = standardize_mode(standardize)
+        self.transform = Normalize(spec.mean, spec.std) if self.standardize == "global" else Normalize(0.0, 1.0)
 
     def normalization(self) -> dict:
-        return {"scale": 1 / 255, "mean": self.transform.mean, "std": self.transform.std,
+        if self.standardize == "pixel" and not self.splits:
+            self.setup()  # the statistics come from the training split
+        mean, std = self.transform.mean, self.transform.std
+        if isinstance(mean, torch.Tensor):
+            mean, std = mean.tolist(), std.tolist()
+        return {"scale": 1 / 255, "mean": mean, "std": std,
                 "doc": "pixels 0..255 (white digit on black, as in MNIST) times scale, minus mean, over std"}
 
     def prepare_data(self) -> None:
@@ -124,3 +144,6 @@ class ImageDataModule(InMemoryDataModule):
     def load(self) -> None:
         train_x, train_y = load_split(self.data_dir, self.dataset, "train", self.download)
         self.set_splits(train_x, train_y, *load_split(self.data_dir, self.dataset, "test", self.download))
+        if self.standardize == "pixel":  # statistics of the training split only
+            pixels = self.splits["train"][0].float().div_(255.0)
+            self.transform = Normalize(pixels.mean(0), pixels.std(0).clamp_min(PIXEL_STD_FLOOR))
