@@ -31,3 +31,13 @@ def test_real_splits_are_55000_5000_10000() -> None:
     dm = ImageDataModule("mnist", str(real_data()), val_split=5000)
     dm.setup()
     assert {k: len(v[0]) for k, v in dm.splits.items()} == {"train": 55_000, "val": 5_000, "test": 10_000}
+
+
+def test_fashion_default_run_uses_pixel_statistics_and_clears_88_8_percent(tmp_path: Path) -> None:
+    # the default seed gave 89.19% here; one global mean/std gave 88.20%: a margin for other CPUs' numerics
+    env = {"DATA_DIR": str(real_data())}
+    result = run_script("train.py", ["data=fashion_mnist", f"hydra.run.dir={tmp_path}/train"], env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = json.loads((tmp_path / "train" / "metrics.json").read_text())
+    assert metrics["test/acc"] >= 0.888
+    assert "Ankle boot" in (tmp_path / "train" / "classification_report.csv").read_text()
