@@ -151,3 +151,13 @@ def test_standardize_modes(tiny_data: Path) -> None:
     assert ImageDataModule("mnist", standardize=False).normalization()["std"] == 1.0
     with pytest.raises(ConfigError, match="data.standardize='zscore' is not one of global, pixel, none"):
         ImageDataModule("mnist", standardize="zscore")
+
+
+def test_to_device_moves_the_pixel_statistics_with_the_data(tiny_data: Path) -> None:
+    dm = ImageDataModule("fashion_mnist", str(tiny_data), val_split=100, standardize="pixel")
+    dm.setup()
+    dm.train_dataloader()
+    dm.to(torch.device("meta"))  # any device other than the CPU
+    assert dm.transform.mean.device.type == "meta" and dm.transform.std.device.type == "meta"
+    x, y = next(iter(dm.train_dataloader()))
+    assert x.device.type == "meta" and x.shape == (128, 28, 28) and x.dtype == torch.float32

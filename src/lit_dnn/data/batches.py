@@ -112,7 +112,11 @@ class Normalize:
         self.mean = mean
         self.std = std
 
+    def to(self, device: torch.device | str) -> "Normalize":
+        """Per-pixel statistics go where the data goes (``InMemoryDataModule.to``)."""
+        if isinstance(self.mean, torch.Tensor):
+            self.mean, self.std = self.mean.to(device), self.std.to(device)
+        return self
+
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        if isinstance(self.mean, torch.Tensor) and self.mean.device != x.device:
-            self.mean, self.std = self.mean.to(x.device), self.std.to(x.device)
         return x.float().div_(255.0).sub_(self.mean).div_(self.std)

@@ -19,7 +19,7 @@ PIXEL_STD_FLOOR = 0.05  # pixels that barely vary (MNIST's borders) are not blow
 
 
 def standardize_mode(standardize: str | bool) -> str:
-    mode = {True: "global", False: "none"}.get(standardize, standardize) if isinstance(standardize, bool) else standardize
+    mode = {True: "global", False: "none"}[standardize] if isinstance(standardize, bool) else standardize
     if mode not in STANDARDIZE:
         raise ConfigError(f"data.standardize={standardize!r} is not one of {', '.join(STANDARDIZE)} "
                           f"(true and false mean global and none).")

@@ -5,7 +5,7 @@ from typing import Any
 import torch
 from lightning import LightningDataModule
 
-from lit_dnn.data.batches import InMemoryBatches, ShardedBatchSampler, Transform
+from lit_dnn.data.batches import InMemoryBatches, Normalize, ShardedBatchSampler, Transform
 from lit_dnn.errors import ConfigError
 
 
@@ -102,6 +102,8 @@ class InMemoryDataModule(LightningDataModule):
         self.splits = {k: (x.to(device), y.to(device)) for k, (x, y) in self.splits.items()}
         for loader in self._loaders.values():
             loader.to(device)
+        if isinstance(self.transform, Normalize):  # the loaders share this one object
+            self.transform.to(device)
 
     def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
         # on the first batch for an accelerator, move the whole dataset there once
