@@ -161,3 +161,16 @@ def test_to_device_moves_the_pixel_statistics_with_the_data(tiny_data: Path) -> 
     assert dm.transform.mean.device.type == "meta" and dm.transform.std.device.type == "meta"
     x, y = next(iter(dm.train_dataloader()))
     assert x.device.type == "meta" and x.shape == (128, 28, 28) and x.dtype == torch.float32
+
+
+def test_batches_per_step_groups_the_same_batches(tiny_data: Path) -> None:
+    dm = ImageDataModule("mnist", str(tiny_data), batch_size=64, val_split=0.2, download=False, batches_per_step=3)
+    dm.setup()
+    groups = list(dm.train_dataloader())  # 480 images: 8 batches of 64 as groups of 3, 3, 2
+    assert [len(g) for g in groups] == [3, 3, 2] and len(dm.train_dataloader()) == 3
+    single = list(dm.loader("train"))
+    grouped = [batch for group in groups for batch in group]
+    assert len(grouped) == len(single) == dm.train_dataloader().num_batches == 8
+    for (x1, y1), (x2, y2) in zip(single, grouped):
+        assert torch.equal(x1, x2) and torch.equal(y1, y2)
+    assert not isinstance(next(iter(dm.val_dataloader())), list)  # evaluation stays one batch per step

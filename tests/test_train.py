@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+import lightning as L
 import torch
 from lightning.pytorch.callbacks import EarlyStopping
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
@@ -111,3 +112,23 @@ def test_tensorboard_logger_is_the_default(tiny_data: Path, tmp_path: Path) -> N
     _, _, trainer = build(compose_cfg(tiny_overrides(tiny_data), tmp_path))
     assert isinstance(trainer.logger, TensorBoardLogger)
     assert any(isinstance(c, EarlyStopping) and c.monitor == "val/loss" for c in trainer.callbacks)
+
+
+@pytest.mark.parametrize("schedule", [[], ["model.scheduler_interval=epoch"]], ids=["one-cycle per step", "per epoch"])
+def test_several_batches_per_step_train_the_same_weights(schedule: list[str], tiny_data: Path, tmp_path: Path) -> None:
+    # 500 training images at batch 128: 4 batches per epoch, as Lightning steps of 3 and 1 when batches_per_step=3
+    runs = {}
+    for per_step in (1, 3):
+        cfg = compose_cfg([*tiny_overrides(tiny_data), f"data.batches_per_step={per_step}", *schedule], tmp_path / str(per_step))
+        L.seed_everything(0)
+        datamodule, model, trainer = build(cfg)
+        trainer.fit(model, datamodule=datamodule)
+        runs[per_step] = trainer, model
+    (one, model_one), (three, model_three) = runs[1], runs[3]
+    assert (one.num_training_batches, three.num_training_batches) == (4, 2)
+    assert model_one.automatic_optimization and not model_three.automatic_optimization
+    assert one.global_step == three.global_step == 8  # optimiser steps, not Lightning steps
+    assert one.optimizers[0].param_groups[0]["lr"] == pytest.approx(three.optimizers[0].param_groups[0]["lr"], rel=1e-9)
+    for (name, a), b in zip(model_one.net.state_dict().items(), model_three.net.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6, msg=name)
+    assert one.callback_metrics["train/loss"].item() == pytest.approx(three.callback_metrics["train/loss"].item(), rel=1e-5)

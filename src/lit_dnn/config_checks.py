@@ -81,6 +81,7 @@ def check_model(model: DictConfig) -> None:
 def check_data(data: DictConfig) -> None:
     _positive_int("data.batch_size", data.get("batch_size"))
     _positive_int("data.eval_batch_size", data.get("eval_batch_size", 1))
+    _positive_int("data.batches_per_step", data.get("batches_per_step", 1))
     check_val_from(data.get("val_from", "random"))
     if "dataset" in data:
         if data.dataset not in DATASETS:
@@ -107,10 +108,17 @@ def check_data(data: DictConfig) -> None:
         _fraction_or_count("data.val_split", data.get("val_split"), data.n_samples - test)
 
 
-def check_trainer(trainer: DictConfig) -> None:
+def check_trainer(trainer: DictConfig, batches_per_step: int = 1) -> None:
     epochs = trainer.get("max_epochs")
     if not _is_int(epochs) or epochs < 1:
         raise ConfigError(f"trainer.max_epochs={epochs!r} must be an integer of at least 1.")
+    if batches_per_step > 1:  # the module steps the optimiser itself; Lightning refuses these then
+        for key, off in (("gradient_clip_val", (None, 0)), ("accumulate_grad_batches", (None, 1))):
+            if trainer.get(key) not in off:
+                raise ConfigError(
+                    f"trainer.{key}={trainer.get(key)} works only with one batch per Lightning step; "
+                    f"add data.batches_per_step=1 (now {batches_per_step})."
+                )
 
 
 def check_train_config(cfg: DictConfig) -> None:
@@ -119,4 +127,4 @@ def check_train_config(cfg: DictConfig) -> None:
         raise ConfigError(f"seed={cfg.get('seed')!r} must be an integer.")
     check_model(cfg.model)
     check_data(cfg.data)
-    check_trainer(cfg.trainer)
+    check_trainer(cfg.trainer, cfg.data.get("batches_per_step", 1))

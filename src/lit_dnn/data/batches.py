@@ -7,6 +7,7 @@ batch is one ``index_select`` plus a vectorised scale/normalise.
 """
 
 from collections.abc import Callable, Iterator
+from itertools import islice
 
 import torch
 
@@ -101,6 +102,36 @@ class InMemoryBatches:
 
     def __len__(self) -> int:
         return len(self.sampler)
+
+
+class BatchGroups:
+    """Hands Lightning ``size`` consecutive batches per training step, as a list: Keras'
+    ``steps_per_execution``. The module takes one optimiser step per batch, so training is
+    the same batch for batch; Lightning's per-step work (hooks of every callback, closures,
+    progress, logging: ~1 ms on a CPU) is paid once per group instead of once per batch.
+    """
+
+    def __init__(self, batches: InMemoryBatches, size: int) -> None:
+        self.batches = batches
+        self.size = size
+        self.sampler = batches.sampler  # Lightning calls its set_epoch each epoch
+        self.batch_sampler = None
+
+    @property
+    def num_batches(self) -> int:
+        return len(self.batches)
+
+    def to(self, device: torch.device | str) -> "BatchGroups":
+        self.batches.to(device)
+        return self
+
+    def __iter__(self) -> Iterator[list[tuple[torch.Tensor, torch.Tensor]]]:
+        batches = iter(self.batches)
+        while group := list(islice(batches, self.size)):
+            yield group
+
+    def __len__(self) -> int:
+        return -(-len(self.batches) // self.size)
 
 
 class Normalize:

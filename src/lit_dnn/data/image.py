@@ -111,12 +111,13 @@ class ImageDataModule(InMemoryDataModule):
         seed: int = 0,
         standardize: str | bool = "global",
         val_from: str = "random",
+        batches_per_step: int = 1,
     ) -> None:
         """``standardize``: global, pixel or none (see ``STANDARDIZE``)."""
         if dataset not in DATASETS:
             raise ValueError(f"dataset must be one of {sorted(DATASETS)}, got {dataset!r}")
         super().__init__(batch_size=batch_size, eval_batch_size=eval_batch_size, val_split=val_split, seed=seed,
-                         val_from=val_from)
+                         val_from=val_from, batches_per_step=batches_per_step)
         self.dataset = dataset
         self.data_dir = data_dir
         self.download = download

@@ -5,7 +5,7 @@ from typing import Any
 import torch
 from lightning import LightningDataModule
 
-from lit_dnn.data.batches import InMemoryBatches, Normalize, ShardedBatchSampler, Transform
+from lit_dnn.data.batches import BatchGroups, InMemoryBatches, Normalize, ShardedBatchSampler, Transform
 from lit_dnn.errors import ConfigError
 
 
@@ -33,16 +33,23 @@ def check_val_from(val_from: str) -> None:
 
 class InMemoryDataModule(LightningDataModule):
     """Subclasses set ``class_names``, ``input_shape``, ``transform`` and implement ``load``,
-    which calls ``set_splits``. Batch size is per process (see README, distributed)."""
+    which calls ``set_splits``. Batch size is per process (see README, distributed).
+
+    ``batches_per_step > 1`` hands each training step that many batches (``BatchGroups``);
+    the ``Classifier`` then steps its optimiser once per batch itself."""
 
     class_names: list[str]
     input_shape: tuple[int, ...]
     transform: Transform | None = None
 
-    def __init__(self, batch_size: int, eval_batch_size: int, val_split: float, seed: int, val_from: str = "random") -> None:
+    def __init__(
+        self, batch_size: int, eval_batch_size: int, val_split: float, seed: int, val_from: str = "random",
+        batches_per_step: int = 1,
+    ) -> None:
         super().__init__()
         check_val_from(val_from)
         self.batch_size = batch_size
+        self.batches_per_step = batches_per_step
         self.eval_batch_size = eval_batch_size
         self.val_split = val_split
         self.val_from = val_from
@@ -111,8 +118,9 @@ class InMemoryDataModule(LightningDataModule):
             self.to(device)
         return super().transfer_batch_to_device(batch, device, dataloader_idx)
 
-    def train_dataloader(self) -> InMemoryBatches:
-        return self.loader("train")
+    def train_dataloader(self) -> InMemoryBatches | BatchGroups:
+        batches = self.loader("train")
+        return BatchGroups(batches, self.batches_per_step) if self.batches_per_step > 1 else batches
 
     def val_dataloader(self) -> InMemoryBatches:
         return self.loader("val")

@@ -46,6 +46,11 @@ class Classifier(LightningModule):
     Metrics are updated every step but computed and logged once per epoch: per-step
     ``self.log`` calls and metric syncs are most of a framework's per-step cost on a
     model this small. Per-epoch values are exact (torchmetrics syncs across processes).
+
+    When the datamodule hands a training step several batches (``data.batches_per_step``,
+    Keras' ``steps_per_execution``), the module steps the optimiser once per batch itself
+    (Lightning's manual optimisation): the same updates as one batch per step, with
+    Lightning's per-step overhead paid once per group.
     """
 
     def __init__(
@@ -78,15 +83,39 @@ class Classifier(LightningModule):
         self.val_acc_best = MaxMetric()
         self.val_acc_best.persistent(True)  # kept in checkpoints, so a resumed run knows its best
 
+    @property
+    def automatic_optimization(self) -> bool:
+        """Lightning steps the optimiser, unless the data hands each step several batches."""
+        datamodule = self._trainer.datamodule if self._trainer is not None else None
+        return getattr(datamodule, "batches_per_step", 1) <= 1
+
     def on_train_start(self) -> None:
         # the benchmark reads this line to time process start → first training step
-        log.info("Training starts: %d batches per epoch.", self.trainer.num_training_batches)
+        loader = self.trainer.train_dataloader
+        log.info("Training starts: %d batches per epoch, %d per step.",
+                 getattr(loader, "num_batches", self.trainer.num_training_batches), getattr(loader, "size", 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 
-    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        x, y = batch
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor | None:
+        if self.automatic_optimization:
+            return self._loss(*batch)
+        optimizer = self.optimizers()
+        scheduler = self.lr_schedulers() if self.scheduler_interval == "step" else None
+        for x, y in batch:  # a list of batches (BatchGroups)
+            if 0 <= self.trainer.max_steps <= self.global_step:
+                break
+            loss = self._loss(x, y)
+            optimizer.zero_grad()
+            self.manual_backward(loss)
+            optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+        return None
+
+    def _loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy of one training batch, added to the epoch's running sums."""
         logits = self.net(x)
         loss = F.cross_entropy(logits, y)
         if not torch.isfinite(loss):
@@ -100,6 +129,8 @@ class Classifier(LightningModule):
         return loss
 
     def on_train_epoch_end(self) -> None:
+        if not self.automatic_optimization and self.scheduler_interval == "epoch" and self.lr_schedulers() is not None:
+            self.lr_schedulers().step()
         loss_sum, correct, count = self.trainer.strategy.reduce(self.train_sums, reduce_op="sum").tolist()
         self.log_dict({"train/loss": loss_sum / max(count, 1), "train/acc": correct / max(count, 1)})
         self.train_sums.zero_()
@@ -146,6 +177,15 @@ class Classifier(LightningModule):
         x = batch[0] if isinstance(batch, (tuple, list)) else batch
         return self.net(x).softmax(dim=1)
 
+    def optimizer_steps_planned(self) -> int:
+        """The run's optimiser steps: Lightning counts steps, which hold several batches with BatchGroups."""
+        steps = self.trainer.estimated_stepping_batches
+        loader = self.trainer.train_dataloader
+        if self.automatic_optimization or not hasattr(loader, "num_batches"):
+            return steps
+        planned = loader.num_batches * self.trainer.max_epochs
+        return min(planned, self.trainer.max_steps) if self.trainer.max_steps >= 0 else planned
+
     def configure_optimizers(self) -> Any:
         optimizer = self.optimizer_factory(params=self.parameters())
         if self.scheduler_factory is None:
@@ -153,6 +193,6 @@ class Classifier(LightningModule):
         kwargs = {}
         factory = self.scheduler_factory
         if "total_steps" in inspect.signature(factory.func).parameters and "total_steps" not in factory.keywords:
-            kwargs["total_steps"] = self.trainer.estimated_stepping_batches  # OneCycleLR
+            kwargs["total_steps"] = self.optimizer_steps_planned()  # OneCycleLR
         scheduler = factory(optimizer=optimizer, **kwargs)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": self.scheduler_interval}}
