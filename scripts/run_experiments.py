@@ -4,7 +4,8 @@
 
 Each experiment runs as ``python train.py experiment=<name> seed=<seed>`` in a subprocess, once
 per seed; the table (experiment, command, the tutorial's figure, ours: the mean over the seeds
-and each seed's figure) goes to scripts/experiments.md.
+and each seed's figure) goes to scripts/experiments.md; with --only, the rows of the other
+experiments already there are kept.
 """
 
 import statistics
@@ -67,6 +68,11 @@ def main() -> None:
             f"| {statistics.mean(m['wall_s'] for m in runs):.0f} s |"
         )
         print(rows[-1], flush=True)
+    if args.out.exists() and set(args.only) != set(TUTORIALS):  # keep the rows of experiments not run now
+        ran = {row.split(" | ")[0].lstrip("| ") for row in rows[2:]}
+        old = [row for row in args.out.read_text().splitlines()[2:] if row.split(" | ")[0].lstrip("| ") not in ran]
+        order = list(TUTORIALS)
+        rows = rows[:2] + sorted(rows[2:] + old, key=lambda row: order.index(row.split(" | ")[0].lstrip("| ")))
     args.out.write_text("\n".join(rows) + "\n")
     print("\n".join(rows))
 
