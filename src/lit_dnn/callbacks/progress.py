@@ -1,4 +1,4 @@
-"""Lightning's rich progress bar, moved every ``refresh_rate`` batches."""
+"""Lightning's rich progress bar, moved every ``refresh_rate`` training steps."""
 
 from typing import Any
 
@@ -8,11 +8,12 @@ from lightning.pytorch.callbacks import RichProgressBar
 
 class ThrottledRichProgressBar(RichProgressBar):
     """``RichProgressBar`` that updates its bar and metrics every ``refresh_rate`` training
-    batches (and on the last), as its documentation says, rather than on every batch.
+    steps (and on the last), as its documentation says, rather than on every step. A step is
+    ``data.batches_per_step`` batches.
 
     Lightning's bar updates its task and re-reads the progress-bar metrics after each training
     batch whatever the refresh rate: ~0.2 ms a step on a 2-core CPU, a tenth of the tutorial
-    net's whole step. Every 10 batches the bar looks the same.
+    net's whole step. Every 10 steps the bar looks the same.
     """
 
     def on_train_batch_end(
