@@ -132,3 +132,12 @@ def test_several_batches_per_step_train_the_same_weights(schedule: list[str], ti
     for (name, a), b in zip(model_one.net.state_dict().items(), model_three.net.state_dict().values()):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6, msg=name)
     assert one.callback_metrics["train/loss"].item() == pytest.approx(three.callback_metrics["train/loss"].item(), rel=1e-5)
+
+
+def test_max_steps_counts_optimiser_steps_inside_a_group(tiny_data: Path, tmp_path: Path) -> None:
+    # 4 batches per epoch in Lightning steps of 3: the fifth optimiser step falls inside the second epoch's first group
+    cfg = compose_cfg([*tiny_overrides(tiny_data), "data.batches_per_step=3", "+trainer.max_steps=5"], tmp_path)
+    datamodule, model, trainer = build(cfg)
+    trainer.fit(model, datamodule=datamodule)
+    assert trainer.global_step == 5
+    assert trainer.lr_scheduler_configs[0].scheduler.total_steps == 5  # the one-cycle plan ends there
