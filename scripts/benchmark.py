@@ -69,15 +69,17 @@ def config(batch_size: int, overrides: list[str], output_dir: str) -> DictConfig
     return cfg
 
 
-def template_epoch(cfg: DictConfig, epochs: int) -> tuple[float, float]:
-    """Median training time of an epoch of a real fit after the first (warm-up) epoch,
-    and the median epoch-end time (validation, checkpoints, confusion image)."""
+def template_epochs(cfg: DictConfig, epochs: int) -> tuple[list[float], list[float], list[float]]:
+    """A real fit of ``epochs`` epochs after a warm-up epoch: each epoch's training time, its
+    epoch-end time (validation, checkpoints, confusion image), and the time of a plain-loop
+    epoch run just before it, so that each pair is measured seconds apart."""
     timer = EpochTimer()
+    plain = PlainBeforeEachEpoch(cfg)
     with open_dict(cfg):
         cfg.trainer.max_epochs = epochs + 1  # the one-cycle schedule is planned for the run's length
-    datamodule, model, trainer = build(cfg, extra_callbacks=[timer])
+    datamodule, model, trainer = build(cfg, extra_callbacks=[plain, timer])
     trainer.fit(model, datamodule=datamodule)
-    return statistics.median(timer.times[1:]), statistics.median(timer.end_times[1:])
+    return timer.times[1:], timer.end_times[1:], plain.times[1:]
 
 
 class MinimalModule(L.LightningModule):
@@ -108,29 +110,45 @@ def lightning_floor_epoch(cfg: DictConfig, epochs: int) -> float:
     return statistics.median(timer.times[1:])
 
 
-def plain_epoch(cfg: DictConfig) -> float:
-    """The floor: the same batches, model and optimiser, no framework."""
-    datamodule, model, _ = build(cfg)
-    datamodule.setup("fit")
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    datamodule.to(device)
-    net = model.net.to(device).train()
-    optimizer = model.optimizer_factory(params=net.parameters())
-    loader = datamodule.loader("train")  # one batch at a time
-    times = []
-    for epoch in range(2):  # the first is warm-up
-        loader.sampler.set_epoch(epoch)
-        if device.type == "cuda":
+class PlainLoop:
+    """The floor: the same batches, model and optimiser, no framework (its own datamodule and
+    net, so it leaves the template's state alone)."""
+
+    def __init__(self, cfg: DictConfig) -> None:
+        datamodule, model, _ = build(cfg)
+        datamodule.setup("fit")
+        self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        datamodule.to(self.device)
+        self.net = model.net.to(self.device).train()
+        self.optimizer = model.optimizer_factory(params=self.net.parameters())
+        self.loader = datamodule.loader("train")  # one batch at a time
+        self.epochs_run = 0
+
+    def epoch(self) -> float:
+        self.loader.sampler.set_epoch(self.epochs_run)
+        self.epochs_run += 1
+        if self.device.type == "cuda":
             torch.cuda.synchronize()
         start = time.perf_counter()
-        for x, y in loader:
-            optimizer.zero_grad()
-            F.cross_entropy(net(x), y).backward()
-            optimizer.step()
-        if device.type == "cuda":
+        for x, y in self.loader:
+            self.optimizer.zero_grad()
+            F.cross_entropy(self.net(x), y).backward()
+            self.optimizer.step()
+        if self.device.type == "cuda":
             torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return times[-1]
+        return time.perf_counter() - start
+
+
+class PlainBeforeEachEpoch(L.Callback):
+    """Runs a plain-loop epoch right before each of the template's epochs (pairs seconds apart:
+    this VM's speed drifts over tens of seconds)."""
+
+    def __init__(self, cfg: DictConfig) -> None:
+        self.plain = PlainLoop(cfg)
+        self.times: list[float] = []
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.times.append(self.plain.epoch())
 
 
 class NaiveImages(L.LightningDataModule):
@@ -212,11 +230,12 @@ def main() -> None:
         for rep in range(args.reps):
             for bs in args.batch_sizes:
                 cfg = config(bs, args.override, f"{tmp}/{rep}-{bs}")
-                results.setdefault(("plain", bs), []).append(plain_epoch(cfg))
-                train_s, end_s = template_epoch(cfg, args.epochs)
-                results.setdefault(("template", bs), []).append(train_s)
-                results.setdefault(("epoch_end", bs), []).append(end_s)
+                train_s, end_s, plain_s = template_epochs(cfg, args.epochs)
+                results.setdefault(("template", bs), []).extend(train_s)
+                results.setdefault(("epoch_end", bs), []).extend(end_s)
+                results.setdefault(("plain", bs), []).extend(plain_s)
                 results.setdefault(("floor", bs), []).append(lightning_floor_epoch(cfg, args.epochs))
+                results.setdefault(("floor_plain", bs), []).append(statistics.median(plain_s))
                 if args.naive and rep == 0:  # slow, and its spread is small next to its size
                     results.setdefault(("naive", bs), []).append(naive_epoch(cfg))
                 print(f"rep {rep} bs {bs}: " + ", ".join(f"{k[0]} {v[-1]:.3f}s" for k, v in results.items() if k[1] == bs), flush=True)
@@ -236,15 +255,15 @@ def main() -> None:
         naive_sps = f"{n_train / statistics.median(n):,.0f}" if n else "-"
         end = statistics.median(results[("epoch_end", bs)])
         floor = statistics.median(results[("floor", bs)])
-        # ratios within each repetition, then their median: the VM's speed drifts between repetitions
+        # the median of paired ratios: the VM's speed drifts more between pairs than within one
         ratio = statistics.median(a / b for a, b in zip(results[("template", bs)], results[("plain", bs)]))
-        floor_ratio = statistics.median(a / b for a, b in zip(results[("floor", bs)], results[("plain", bs)]))
+        floor_ratio = statistics.median(a / b for a, b in zip(results[("floor", bs)], results[("floor_plain", bs)]))
         rows.append(f"| {bs} | {t:.3f} | {p:.3f} | **{ratio:.2f}** | {floor:.3f} | {floor_ratio:.2f} | {naive} "
                     f"| {n_train / t:,.0f} | {n_train / p:,.0f} | {naive_sps} | {end:.3f} |")
     lines = [f"Measured {datetime.date.today()} on {machine()}.",
-             f"{n_train:,} training samples per epoch; medians of {args.reps} interleaved repetitions (ratios: the median "
-             f"of each repetition's own ratio) "
-             f"(the template and (0): {args.epochs} epochs each after a warm-up epoch). s/epoch times the training batches; "
+             f"{n_train:,} training samples per epoch; medians over {args.reps} repetitions of {args.epochs} epochs after a "
+             f"warm-up epoch; each template epoch is paired with a plain-loop epoch run just before it, and (1)/(2) is the "
+             f"median of those pairs' ratios ((0)/(2): each repetition's (0) over its plain median). s/epoch times the training batches; "
              f"'epoch end' is what the template then does each epoch (validation, checkpoints, confusion image). "
              f"Peak RSS of this benchmark process: {own_peak:,.0f} MB.",
              "", *rows]
