@@ -19,4 +19,4 @@ def test_benchmark_runs_and_writes_its_table(tiny_data: Path, tmp_path: Path) ->
     for batch in (32, 64):
         row = next(line for line in table.splitlines() if line.startswith(f"| {batch} |"))
         cells = [c.strip().strip("*") for c in row.strip("|").split("|")]
-        assert all(re.fullmatch(r"[\d,.]+", c) for c in cells), row  # every column measured
+        assert all(re.fullmatch(r"[\d,.]+(–[\d.]+)?", c) for c in cells), row  # every column measured
