@@ -121,10 +121,6 @@ class BatchGroups:
     def num_batches(self) -> int:
         return len(self.batches)
 
-    def to(self, device: torch.device | str) -> "BatchGroups":
-        self.batches.to(device)
-        return self
-
     def __iter__(self) -> Iterator[list[tuple[torch.Tensor, torch.Tensor]]]:
         batches = iter(self.batches)
         while group := list(islice(batches, self.size)):

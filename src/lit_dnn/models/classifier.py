@@ -131,8 +131,9 @@ class Classifier(LightningModule):
         return loss
 
     def on_train_epoch_end(self) -> None:
-        if not self.automatic_optimization and self.scheduler_interval == "epoch" and self.lr_schedulers() is not None:
-            self.lr_schedulers().step()
+        scheduler = self.lr_schedulers()
+        if scheduler is not None and not self.automatic_optimization and self.scheduler_interval == "epoch":
+            scheduler.step()
         sums = torch.stack([self.train_loss_sum, self.train_correct, self.train_loss_sum.new_tensor(self.train_count)])
         loss_sum, correct, count = self.trainer.strategy.reduce(sums, reduce_op="sum").tolist()
         self.log_dict({"train/loss": loss_sum / max(count, 1), "train/acc": correct / max(count, 1)})
