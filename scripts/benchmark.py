@@ -115,8 +115,7 @@ class PlainLoop:
     net, so it leaves the template's state alone)."""
 
     def __init__(self, cfg: DictConfig) -> None:
-        datamodule, model, _ = build(cfg)
-        datamodule.setup("fit")
+        datamodule, model, _ = build(cfg)  # its splits already loaded
         self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         datamodule.to(self.device)
         self.net = model.net.to(self.device).train()
@@ -243,7 +242,6 @@ def main() -> None:
 
     cfg = config(args.batch_sizes[0], args.override, "unused")
     dm = build(cfg)[0]
-    dm.setup("fit")
     n_train = len(dm.splits["train"][0])
     rows = ["| batch | (1) template s/epoch | (2) plain loop s/epoch | (1)/(2) | (1)/(2) of single pairs | (0) Lightning floor s/epoch "
             "| (0)/(2) | (3) naive s/epoch | (1) samples/s | (2) samples/s | (3) samples/s | (1) epoch end s |",

@@ -69,10 +69,11 @@ def main() -> None:
         )
         print(rows[-1], flush=True)
     if args.out.exists() and set(args.only) != set(TUTORIALS):  # keep the rows of experiments not run now
-        ran = {row.split(" | ")[0].lstrip("| ") for row in rows[2:]}
-        old = [row for row in args.out.read_text().splitlines()[2:] if row.split(" | ")[0].lstrip("| ") not in ran]
-        order = list(TUTORIALS)
-        rows = rows[:2] + sorted(rows[2:] + old, key=lambda row: order.index(row.split(" | ")[0].lstrip("| ")))
+        def name(row: str) -> str:
+            return row.split("|")[1].strip()
+
+        kept = [row for row in args.out.read_text().splitlines()[2:] if name(row) not in args.only]
+        rows = rows[:2] + sorted(rows[2:] + kept, key=lambda row: list(TUTORIALS).index(name(row)))
     args.out.write_text("\n".join(rows) + "\n")
     print("\n".join(rows))
 
