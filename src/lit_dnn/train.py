@@ -8,6 +8,7 @@ from typing import Any
 import hydra
 import lightning as L
 from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from lit_dnn.callbacks.reproducible import EpochSeed, PreemptionCheckpoint
@@ -99,10 +100,14 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
     output_dir = Path(cfg.paths.output_dir)
     if trainer.is_global_zero:
+        write_json(output_dir / "metrics.json", metrics)  # first: a logger failing below loses no result
+        final = {k: metrics[k] for k in ("val/acc_best", "test/acc") if metrics.get(k) is not None}
         for logger in trainer.loggers:
-            logger.log_hyperparams(hparams_of(cfg), {k: metrics[k] for k in ("val/acc_best", "test/acc") if metrics.get(k) is not None})
+            if isinstance(logger, TensorBoardLogger):  # its HParams tab sets these beside the run's settings
+                logger.log_hyperparams(hparams_of(cfg), final)
+            else:  # CSVLogger and others take the settings alone (hparams.yaml)
+                logger.log_hyperparams(hparams_of(cfg))
             logger.save()
-        write_json(output_dir / "metrics.json", metrics)
         log.info(
             "Run finished: %s\n  metrics:     %s\n  checkpoints: %s\n  tensorboard: tensorboard --logdir %s",
             ", ".join(f"{k}={metrics[k]:.4f}" for k in ("val/acc_best", "test/acc") if metrics.get(k) is not None),
