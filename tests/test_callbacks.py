@@ -74,6 +74,17 @@ def test_curves_and_examples_saved_as_pngs(mnist_run: tuple[Path, dict]) -> None
         assert image.width >= 400, name
 
 
+def test_misclassified_png_holds_the_tensorboard_image(mnist_run: tuple[Path, dict]) -> None:
+    run, metrics = mnist_run
+    mistakes = min(32, round((1 - metrics["test/acc"]) * 200))  # of the 200 tiny test images
+    rows, cols = -(-mistakes // 8), min(8, mistakes)
+    logged = events(run).Images("test/misclassified")[0].encoded_image_string
+    tensorboard = np.array(Image.open(io.BytesIO(logged)).convert("RGB"))
+    png = np.array(Image.open(run / "misclassified.png").convert("RGB"))
+    assert tensorboard.shape == png.shape == (190 * rows + 40, 160 * cols, 3) and (tensorboard == png).all()
+    assert (png < 128).all(axis=2).mean() > 0.05  # dark pixels of the digits, not a blank canvas
+
+
 def test_classification_report_agrees_with_counts(mnist_run: tuple[Path, dict]) -> None:
     run, metrics = mnist_run
     counts = np.array(json.loads((run / "confusion_matrix.json").read_text())["counts"])

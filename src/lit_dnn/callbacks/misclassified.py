@@ -6,8 +6,8 @@ from typing import Any
 import lightning as L
 import torch
 
-from lit_dnn.callbacks.plots import examples_figure, save
-from lit_dnn.callbacks.tensorboard import log_figure
+from lit_dnn.callbacks.plots import examples_figure, save_png, to_rgb
+from lit_dnn.callbacks.tensorboard import log_image
 
 
 class MisclassifiedExamples(L.Callback):
@@ -35,6 +35,7 @@ class MisclassifiedExamples(L.Callback):
         images = torch.stack([e[0] for e in self.examples]).numpy()
         fig = examples_figure(images, [names[e[1]] for e in self.examples], [names[e[2]] for e in self.examples],
                               f"misclassified test images (first {len(self.examples)})")
-        log_figure(trainer, "test/misclassified", fig, trainer.current_epoch)
+        rgb = to_rgb(fig)
+        log_image(trainer, "test/misclassified", rgb, trainer.current_epoch)
         self.output_dir.mkdir(parents=True, exist_ok=True)
-        save(fig, str(self.output_dir / "misclassified.png"))
+        save_png(rgb, str(self.output_dir / "misclassified.png"))

@@ -2,11 +2,11 @@
 
 import lightning as L
 from lightning.pytorch.loggers import TensorBoardLogger
-from matplotlib.figure import Figure
+import numpy as np
 
 
-def log_figure(trainer: L.Trainer, tag: str, fig: Figure, step: int) -> None:
-    """Log a figure as an image to every TensorBoard logger (none: nothing to do)."""
+def log_image(trainer: L.Trainer, tag: str, rgb: np.ndarray, step: int) -> None:
+    """Log an (height, width, 3) image to every TensorBoard logger (none: nothing to do)."""
     for logger in trainer.loggers:
         if isinstance(logger, TensorBoardLogger):
-            logger.experiment.add_figure(tag, fig, global_step=step, close=False)
+            logger.experiment.add_image(tag, rgb, global_step=step, dataformats="HWC")

@@ -5,7 +5,7 @@ from typing import Any
 
 import lightning as L
 
-from lit_dnn.callbacks.plots import curves_figure, save
+from lit_dnn.callbacks.plots import curves_figure
 
 KEYS = ("train/loss", "val/loss", "train/acc", "val/acc")
 
@@ -47,4 +47,4 @@ class TrainingCurves(L.Callback):
         for metric, name in (("loss", "loss.png"), ("acc", "accuracy.png")):
             fig = curves_figure([e + 1 for e in epochs], [self.history[e][f"train/{metric}"] for e in epochs],
                                 [self.history[e][f"val/{metric}"] for e in epochs], "accuracy" if metric == "acc" else metric)
-            save(fig, str(self.output_dir / name))
+            fig.savefig(self.output_dir / name)
