@@ -13,6 +13,7 @@ from sklearn.metrics import precision_recall_fscore_support
 
 from conftest import compose_cfg, tiny_overrides
 from lit_dnn.callbacks.classification_report import classification_report
+from lit_dnn.callbacks.plots import ConfusionFigure
 from lit_dnn.train import train
 
 
@@ -39,6 +40,17 @@ def test_confusion_images_per_epoch_and_for_test(mnist_run: tuple[Path, dict]) -
                                    (acc.Images("test/misclassified")[0], (150, 150))]:
         image = Image.open(io.BytesIO(event.encoded_image_string))
         assert image.format == "PNG" and image.width >= width and image.height >= height
+
+
+def test_confusion_figure_redrawn_matches_a_fresh_one() -> None:
+    names = ["cat", "dog", "bird"]
+    first, second = np.array([[5, 0, 1], [2, 7, 0], [0, 0, 9]]), np.array([[6, 0, 0], [0, 9, 0], [3, 0, 6]])
+    reused = ConfusionFigure(names, "val confusion matrix")
+    before = reused.draw(first)
+    after = reused.draw(second)
+    assert [[t.get_text() for t in row] for row in reused.texts] == [["6", "", ""], ["", "9", ""], ["3", "", "6"]]
+    assert (after == ConfusionFigure(names, "val confusion matrix").draw(second)).all()
+    assert after.shape == before.shape and (after != before).any(axis=2).mean() > 0.001
 
 
 def test_test_confusion_counts_match_test_accuracy(mnist_run: tuple[Path, dict]) -> None:
