@@ -26,6 +26,8 @@ BAD = [
     (["model.optimizer.lr=-0.01"], "model.optimizer.lr=-0.01 must be a positive number"),
     (["model.net.activation=swish"], "model.net.activation='swish' is unknown; use one of relu, sigmoid, tanh"),
     (["model.optimizer._target_=torch.optim.Nope"], "model.optimizer._target_='torch.optim.Nope' is not a torch optimizer"),
+    (["model.optimizer._target_=torch.optim.RMSprop"],
+     "model.optimizer.fused is not an argument of torch.optim.RMSprop; drop it with ~model.optimizer.fused (it takes lr, alpha,"),
     (["trainer.max_epochs=0"], "trainer.max_epochs=0 must be an integer of at least 1"),
     (["data.val_split=1.5"], "data.val_split=1.5 does not fit 60000 samples"),
     (["data.val_split=60000"], "data.val_split=60000 does not fit 60000 samples"),

@@ -3,6 +3,7 @@
 Each failure is one sentence naming the key, the value and what is allowed.
 """
 
+import inspect
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,13 @@ def check_model(model: DictConfig) -> None:
             f"model.optimizer._target_={target!r} is not a torch optimizer; use e.g. torch.optim.Adam, "
             f"torch.optim.SGD or torch.optim.AdamW."
         )
+    accepted = inspect.signature(cls).parameters
+    for key in optimizer:
+        if not key.startswith("_") and key not in accepted:
+            raise ConfigError(
+                f"model.optimizer.{key} is not an argument of {target}; drop it with ~model.optimizer.{key} "
+                f"(it takes {', '.join(k for k in accepted if k != 'params')})."
+            )
     lr = optimizer.get("lr", 1e-3)
     if not _is_number(lr) or lr <= 0:
         raise ConfigError(f"model.optimizer.lr={lr!r} must be a positive number, e.g. 0.001.")
