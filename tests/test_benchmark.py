@@ -25,4 +25,4 @@ def test_benchmark_runs_and_writes_its_table(tiny_data: Path, tmp_path: Path) ->
                     r"first training step after ([\d.]+) s; peak RSS ([\d,]+) MB", table)
     assert tta, table[-400:]
     wall, acc, epochs, first_step, peak = float(tta[1]), float(tta[2]), int(tta[3]), float(tta[4]), int(tta[5].replace(",", ""))
-    assert 0 < first_step < wall and 0 <= acc <= 100 and epochs == 8 and 100 < peak < 3000
+    assert 0 < first_step < wall and 0 <= acc <= 100 and 1 <= epochs <= 8 and 100 < peak < 3000  # early stopping may end it

@@ -17,10 +17,10 @@ class ConfusionMatrixLogger(L.Callback):
 
     Images go to TensorBoard as ``val/confusion_matrix`` (step = epoch) and
     ``test/confusion_matrix``; the test counts also go to ``output_dir`` as
-    ``confusion_matrix.csv`` and ``.json``. One figure per stage is redrawn with new counts;
-    drawing and encoding it takes ~0.1 s per validation epoch on a 2-core CPU; ``val=False`` leaves those images out (for
-    long sweeps). They are drawn in line: a background thread made the training batches
-    slower by more than the drawing costs (the GIL and two busy cores; see scripts/benchmark.md).
+    ``confusion_matrix.csv`` and ``.json``. One figure per stage is redrawn with new counts:
+    ~0.15 s per validation epoch on a 2-core CPU, drawing and PNG; ``val=False`` leaves those
+    images out (for long sweeps). They are drawn in line: a background thread made the
+    training batches slower by more than the drawing costs (the GIL and two busy cores).
     """
 
     def __init__(self, output_dir: str, val: bool = True, test: bool = True) -> None:
