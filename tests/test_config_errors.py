@@ -3,9 +3,11 @@
 from pathlib import Path
 
 import pytest
+import torch
 
 from conftest import compose_cfg, run_script, tiny_overrides
 from lit_dnn.cli import run_task
+from lit_dnn.config_checks import check_model
 from lit_dnn.train import train
 
 BAD = [
@@ -74,3 +76,16 @@ def test_real_command_prints_no_traceback(tmp_path: Path) -> None:
     assert "Traceback" not in result.stdout
     full = run_script("train.py", ["model.net.dropout=1.5", f"hydra.run.dir={tmp_path}/run2"], {"HYDRA_FULL_ERROR": "1"})
     assert full.returncode != 0 and "Traceback" in full.stderr
+
+
+class KwargsAdam(torch.optim.Adam):
+    """An optimiser whose arguments hide behind ``**kwargs``, as some third-party ones do."""
+
+    def __init__(self, params, **kwargs) -> None:  # noqa: ANN001, ANN003
+        super().__init__(params, **kwargs)
+
+
+def test_optimizer_taking_kwargs_keeps_every_argument(tmp_path: Path) -> None:
+    cfg = compose_cfg([f"model.optimizer._target_={__name__}.KwargsAdam"], tmp_path)
+    check_model(cfg.model)  # fused and lr reach **kwargs: no error
+    assert cfg.model.optimizer.fused is True

@@ -75,8 +75,9 @@ def check_model(model: DictConfig) -> None:
             f"torch.optim.SGD or torch.optim.AdamW."
         )
     accepted = inspect.signature(cls).parameters
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values())  # **kwargs
     for key in optimizer:
-        if not key.startswith("_") and key not in accepted:
+        if not (key.startswith("_") or takes_any or key in accepted):
             raise ConfigError(
                 f"model.optimizer.{key} is not an argument of {target}; drop it with ~model.optimizer.{key} "
                 f"(it takes {', '.join(k for k in accepted if k != 'params')})."
