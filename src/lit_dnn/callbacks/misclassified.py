@@ -5,8 +5,9 @@ from typing import Any
 
 import lightning as L
 import torch
+from PIL import Image
 
-from lit_dnn.callbacks.plots import examples_figure, save_png, to_rgb
+from lit_dnn.callbacks.plots import examples_figure, to_rgb
 from lit_dnn.callbacks.tensorboard import log_image
 
 
@@ -38,4 +39,4 @@ class MisclassifiedExamples(L.Callback):
         rgb = to_rgb(fig)
         log_image(trainer, "test/misclassified", rgb, trainer.current_epoch)
         self.output_dir.mkdir(parents=True, exist_ok=True)
-        save_png(rgb, str(self.output_dir / "misclassified.png"))
+        Image.fromarray(rgb).save(self.output_dir / "misclassified.png")

@@ -1,8 +1,8 @@
 """Finding the TensorBoard writer among a trainer's loggers."""
 
 import lightning as L
-from lightning.pytorch.loggers import TensorBoardLogger
 import numpy as np
+from lightning.pytorch.loggers import TensorBoardLogger
 
 
 def log_image(trainer: L.Trainer, tag: str, rgb: np.ndarray, step: int) -> None:
