@@ -1,6 +1,7 @@
 """The MNIST path end to end on tiny IDX files written by the tests."""
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -106,6 +107,14 @@ def test_missing_data_is_one_sentence(tmp_path: Path) -> None:
     assert len(lines) == 1, result.stderr
     assert str(empty / "MNIST" / "raw") in lines[0] and "data.download=true" in lines[0] and "DATA_DIR" in lines[0]
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_build_drops_the_per_step_gpu_probe_only_without_a_gpu(tiny_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYTORCH_NVML_BASED_CUDA_CHECK", "1")  # as ``import lightning`` leaves it
+    gpu = torch.cuda.is_available()
+    build(compose_cfg(tiny_overrides(tiny_data), tmp_path))
+    assert os.environ.get("PYTORCH_NVML_BASED_CUDA_CHECK") == ("1" if gpu else None)
+    assert torch.cuda.is_available() == gpu
 
 
 def test_tensorboard_logger_is_the_default(tiny_data: Path, tmp_path: Path) -> None:
