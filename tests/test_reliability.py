@@ -149,8 +149,9 @@ def test_failing_runs_leave_earlier_runs_untouched(tiny_data: Path, tmp_path: Pa
     assert digest(run) == before
 
 
-def test_non_finite_loss_stops_with_step_and_keeps_last_good_checkpoint(tiny_data: Path, tmp_path: Path) -> None:
-    cfg = compose_cfg([*tiny_overrides(tiny_data), "trainer.max_epochs=3"], tmp_path)
+@pytest.mark.parametrize("batches_per_step", [1, 4])  # Lightning's optimisation, and the module's own over a group
+def test_non_finite_loss_stops_with_step_and_keeps_last_good_checkpoint(batches_per_step: int, tiny_data: Path, tmp_path: Path) -> None:
+    cfg = compose_cfg([*tiny_overrides(tiny_data), "trainer.max_epochs=3", f"data.batches_per_step={batches_per_step}"], tmp_path)
     datamodule, model, trainer = build(cfg)
     forward = model.net.forward
     calls = {"n": 0}

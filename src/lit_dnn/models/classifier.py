@@ -102,7 +102,9 @@ class Classifier(LightningModule):
 
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor | None:
         if self.automatic_optimization:
-            return self._loss(*batch)
+            loss = self._loss(*batch)
+            self._stop_if_not_finite()
+            return loss
         optimizer = self.optimizers()
         scheduler = self.lr_schedulers() if self.scheduler_interval == "step" else None
         for x, y in batch:  # a list of batches (BatchGroups)
@@ -114,21 +116,26 @@ class Classifier(LightningModule):
             optimizer.step()
             if scheduler is not None:
                 scheduler.step()
+        self._stop_if_not_finite()
         return None
 
     def _loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Cross-entropy of one training batch, added to the epoch's running sums."""
         logits = self.net(x)
         loss = F.cross_entropy(logits, y)
-        if not torch.isfinite(loss):
-            raise NonFiniteLossError(
-                f"the training loss became {loss.item()} at epoch {self.current_epoch}, step {self.global_step}; "
-                f"lower model.optimizer.lr or check the data (the last good checkpoint is kept)."
-            )
         self.train_loss_sum.add_(loss.detach(), alpha=len(y))
         self.train_correct.add_(logits.argmax(1).eq(y).sum())
         self.train_count += len(y)
         return loss
+
+    def _stop_if_not_finite(self) -> None:
+        """Checked once per Lightning step on the epoch's running loss sum, not per batch:
+        reading a value back from a GPU waits for the queued work (a sync per batch)."""
+        if not torch.isfinite(self.train_loss_sum):
+            raise NonFiniteLossError(
+                f"the training loss became {self.train_loss_sum.item()} at epoch {self.current_epoch}, step {self.global_step}; "
+                f"lower model.optimizer.lr or check the data (the last good checkpoint is kept)."
+            )
 
     def on_train_epoch_end(self) -> None:
         scheduler = self.lr_schedulers()
