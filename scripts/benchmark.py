@@ -5,7 +5,9 @@
 
 For each batch size, repetitions interleaved, it times one training epoch of
   (1) the template, exactly as ``python train.py`` builds it (datamodule, module, callbacks, logger);
-  (2) a plain PyTorch loop over the same in-memory tensors, model, optimiser and batch size;
+  (2) a plain PyTorch loop over the same in-memory tensors, model, optimiser and batch size, run
+      inside each epoch of (1) and of (0), 16 of its batches at a time before their steps, so each
+      pair is measured over the same seconds (this VM's speed drifts within seconds);
   (3) the naive path: torchvision's dataset with ToTensor/Normalize and a DataLoader, inside Lightning;
   (0) Lightning's own floor: a minimal LightningModule (forward, cross-entropy, the same optimiser)
       on the same batches with no callbacks, logger, progress bar, metrics, schedule or validation.
@@ -24,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from itertools import islice
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,9 +46,11 @@ from lit_dnn.train import build  # noqa: E402
 
 class EpochTimer(L.Callback):
     """Per epoch: the training batches (``times``), and the epoch-end work after them
-    (validation, checkpoints, images: ``end_times``), timed apart."""
+    (validation, checkpoints, images: ``end_times``), timed apart. The plain loop's batches run
+    inside the epoch (``PlainInterleaved``): their time is taken out of ``times``."""
 
-    def __init__(self) -> None:
+    def __init__(self, plain: "PlainInterleaved | None" = None) -> None:
+        self.plain = plain
         self.times: list[float] = []
         self.end_times: list[float] = []
 
@@ -55,7 +60,8 @@ class EpochTimer(L.Callback):
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int) -> None:
         if batch_idx == trainer.num_training_batches - 1:
             self.last_batch_end = time.perf_counter()
-            self.times.append(self.last_batch_end - self.start)
+            inside = self.plain.times[-1] if self.plain is not None else 0.0
+            self.times.append(self.last_batch_end - self.start - inside)
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.end_times.append(time.perf_counter() - self.last_batch_end)
@@ -71,10 +77,10 @@ def config(batch_size: int, overrides: list[str], output_dir: str) -> DictConfig
 
 def template_epochs(cfg: DictConfig, epochs: int) -> tuple[list[float], list[float], list[float]]:
     """A real fit of ``epochs`` epochs after a warm-up epoch: each epoch's training time, its
-    epoch-end time (validation, checkpoints, confusion image), and the time of a plain-loop
-    epoch run just before it, so that each pair is measured seconds apart."""
-    timer = EpochTimer()
-    plain = PlainBeforeEachEpoch(cfg)
+    epoch-end time (validation, checkpoints, confusion image), and the plain loop's epoch run
+    inside it."""
+    plain = PlainInterleaved(cfg)
+    timer = EpochTimer(plain)
     with open_dict(cfg):
         cfg.trainer.max_epochs = epochs + 1  # the one-cycle schedule is planned for the run's length
     datamodule, model, trainer = build(cfg, extra_callbacks=[plain, timer])
@@ -98,16 +104,18 @@ class MinimalModule(L.LightningModule):
         return self.optimizer_factory(params=self.parameters())
 
 
-def lightning_floor_epoch(cfg: DictConfig, epochs: int) -> float:
-    timer = EpochTimer()
+def lightning_floor_epochs(cfg: DictConfig, epochs: int) -> tuple[list[float], list[float]]:
+    """(0)'s epochs after a warm-up epoch, and the plain loop's epochs run inside them."""
     with open_dict(cfg):
         cfg.data.batches_per_step = 1  # one batch per Lightning step: Lightning's own per-step cost
+    plain = PlainInterleaved(cfg)
+    timer = EpochTimer(plain)
     datamodule, model, _ = build(cfg)
     trainer = L.Trainer(max_epochs=epochs + 1, accelerator=cfg.trainer.accelerator, devices=1, logger=False,
-                        callbacks=[timer], enable_checkpointing=False, enable_progress_bar=False,
+                        callbacks=[plain, timer], enable_checkpointing=False, enable_progress_bar=False,
                         enable_model_summary=False, limit_val_batches=0, num_sanity_val_steps=0)
     trainer.fit(MinimalModule(model.net, model.optimizer_factory), datamodule=datamodule)
-    return statistics.median(timer.times[1:])
+    return timer.times[1:], plain.times[1:]
 
 
 class PlainLoop:
@@ -123,13 +131,17 @@ class PlainLoop:
         self.loader = datamodule.loader("train")  # one batch at a time
         self.epochs_run = 0
 
-    def epoch(self) -> float:
+    def start_epoch(self) -> None:
         self.loader.sampler.set_epoch(self.epochs_run)
         self.epochs_run += 1
+        self.batches = iter(self.loader)
+
+    def run(self, n: int) -> float:
+        """Seconds for the epoch's next ``n`` batches."""
         if self.device.type == "cuda":
             torch.cuda.synchronize()
         start = time.perf_counter()
-        for x, y in self.loader:
+        for x, y in islice(self.batches, n):
             self.optimizer.zero_grad()
             F.cross_entropy(self.net(x), y).backward()
             self.optimizer.step()
@@ -138,16 +150,27 @@ class PlainLoop:
         return time.perf_counter() - start
 
 
-class PlainBeforeEachEpoch(L.Callback):
-    """Runs a plain-loop epoch right before each of the template's epochs (pairs seconds apart:
-    this VM's speed drifts over tens of seconds)."""
+class PlainInterleaved(L.Callback):
+    """Runs the plain loop inside a Lightning epoch: before a step, as many plain batches as the
+    framework has run since the last chunk, once they reach ``chunk`` (and at the last step).
+    Each epoch's pair is then measured over the same seconds: timed whole epochs apart, pairs
+    on this VM ranged 0.7-1.9 for the same code."""
 
-    def __init__(self, cfg: DictConfig) -> None:
+    def __init__(self, cfg: DictConfig, chunk: int = 16) -> None:
         self.plain = PlainLoop(cfg)
-        self.times: list[float] = []
+        self.chunk = chunk
+        self.times: list[float] = []  # the plain loop's seconds in each epoch
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self.times.append(self.plain.epoch())
+        self.plain.start_epoch()
+        self.owed = 0
+        self.times.append(0.0)
+
+    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch, batch_idx: int) -> None:
+        self.owed += len(batch) if isinstance(batch, list) else 1  # BatchGroups hand a list of batches
+        if self.owed >= self.chunk or batch_idx == trainer.num_training_batches - 1:
+            self.times[-1] += self.plain.run(self.owed)
+            self.owed = 0
 
 
 class NaiveImages(L.LightningDataModule):
@@ -240,8 +263,9 @@ def main() -> None:
                 results.setdefault(("template", bs), []).extend(train_s)
                 results.setdefault(("epoch_end", bs), []).extend(end_s)
                 results.setdefault(("plain", bs), []).extend(plain_s)
-                results.setdefault(("floor", bs), []).append(lightning_floor_epoch(cfg, args.epochs))
-                results.setdefault(("floor_plain", bs), []).append(statistics.median(plain_s))
+                floor_s, floor_plain_s = lightning_floor_epochs(cfg, args.epochs)
+                results.setdefault(("floor", bs), []).extend(floor_s)
+                results.setdefault(("floor_plain", bs), []).extend(floor_plain_s)
                 if args.naive and rep == 0:  # slow, and its spread is small next to its size
                     results.setdefault(("naive", bs), []).append(naive_epoch(cfg))
                 print(f"rep {rep} bs {bs}: " + ", ".join(f"{k[0]} {v[-1]:.3f}s" for k, v in results.items() if k[1] == bs), flush=True)
@@ -250,7 +274,7 @@ def main() -> None:
     cfg = config(args.batch_sizes[0], args.override, "unused")
     dm = build(cfg)[0]
     n_train = len(dm.splits["train"][0])
-    rows = ["| batch | (1) template s/epoch | (2) plain loop s/epoch | (1)/(2) | (1)/(2) of single pairs | (0) Lightning floor s/epoch "
+    rows = ["| batch | (1) template s/epoch | (2) plain loop s/epoch | (1)/(2) | (1)/(2) of single epochs | (0) Lightning floor s/epoch "
             "| (0)/(2) | (3) naive s/epoch | (1) samples/s | (2) samples/s | (3) samples/s | (1) epoch end s |",
             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for bs in args.batch_sizes:
@@ -260,7 +284,7 @@ def main() -> None:
         naive_sps = f"{n_train / statistics.median(n):,.0f}" if n else "-"
         end = statistics.median(results[("epoch_end", bs)])
         floor = statistics.median(results[("floor", bs)])
-        # the median of paired ratios: the VM's speed drifts more between pairs than within one
+        # the median of each epoch's ratio: the VM's speed drifts more between epochs than within one
         pairs = [a / b for a, b in zip(results[("template", bs)], results[("plain", bs)])]
         ratio = statistics.median(pairs)
         floor_ratio = statistics.median(a / b for a, b in zip(results[("floor", bs)], results[("floor_plain", bs)]))
@@ -269,8 +293,9 @@ def main() -> None:
                     f"| {n_train / t:,.0f} | {n_train / p:,.0f} | {naive_sps} | {end:.3f} |")
     lines = [f"Measured {datetime.date.today()} on {machine()}.",
              f"{n_train:,} training samples per epoch; medians over {args.reps} repetitions of {args.epochs} epochs after a "
-             f"warm-up epoch; each template epoch is paired with a plain-loop epoch run just before it, and (1)/(2) is the "
-             f"median of those pairs' ratios ((0)/(2): each repetition's (0) over its plain median). s/epoch times the training batches; "
+             f"warm-up epoch; the plain loop (2) runs inside each epoch of (1) and of (0), 16 of its batches at a time before "
+             f"their steps, and is timed apart from them: (1)/(2) and (0)/(2) are medians of each epoch's ratio. "
+             f"s/epoch times the training batches; "
              f"'epoch end' is what the template then does each epoch (validation, checkpoints, confusion image). "
              f"Peak RSS of this benchmark process: {own_peak:,.0f} MB.",
              "", *rows]
