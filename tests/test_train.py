@@ -9,11 +9,12 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import EarlyStopping
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+from lightning.pytorch.profilers import PassThroughProfiler
 
 from conftest import compose_cfg, run_script, tiny_overrides
 from lit_dnn.errors import ConfigError
 from lit_dnn.evaluate import evaluate
-from lit_dnn.train import build, train
+from lit_dnn.train import STEP_HOOKS, build, train
 
 
 def test_overrides_take_effect(tiny_data: Path, tmp_path: Path) -> None:
@@ -115,6 +116,38 @@ def test_build_drops_the_per_step_gpu_probe_only_without_a_gpu(tiny_data: Path, 
     build(compose_cfg(tiny_overrides(tiny_data), tmp_path))
     assert os.environ.get("PYTORCH_NVML_BASED_CUDA_CHECK") == ("1" if gpu else None)
     assert torch.cuda.is_available() == gpu
+
+
+class CountsBackward(L.Callback):
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def on_after_backward(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.calls += 1
+
+
+class RecordsActions(PassThroughProfiler):
+    """What Lightning profiles: one action per hook it calls."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.actions: list[str] = []
+
+    def start(self, action_name: str) -> None:
+        self.actions.append(action_name)
+
+
+@pytest.mark.parametrize("batches_per_step", [1, 4])
+def test_per_step_hooks_reach_only_callbacks_that_implement_them(batches_per_step: int, tiny_data: Path, tmp_path: Path) -> None:
+    counter = CountsBackward()
+    cfg = compose_cfg([*tiny_overrides(tiny_data), f"data.batches_per_step={batches_per_step}"], tmp_path)
+    datamodule, model, trainer = build(cfg, extra_callbacks=[counter])
+    trainer.profiler = profiler = RecordsActions()
+    trainer.fit(model, datamodule=datamodule)
+    assert counter.calls == trainer.global_step == 8  # every optimiser step: 4 batches x 2 epochs
+    step_hooks = {a for a in profiler.actions if a.startswith("[Callback]") and a.rsplit(".", 1)[-1] in STEP_HOOKS}
+    assert step_hooks == {"[Callback]CountsBackward.on_after_backward"}
+    assert any(a.startswith("[Callback]") and "ModelCheckpoint" in a for a in profiler.actions)  # other hooks still run
 
 
 def test_tensorboard_logger_is_the_default(tiny_data: Path, tmp_path: Path) -> None:
