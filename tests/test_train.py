@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import EarlyStopping
+from lightning.pytorch.callbacks import EarlyStopping, LambdaCallback
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from lightning.pytorch.profilers import PassThroughProfiler
 
@@ -139,14 +139,15 @@ class RecordsActions(PassThroughProfiler):
 
 @pytest.mark.parametrize("batches_per_step", [1, 4])
 def test_per_step_hooks_reach_only_callbacks_that_implement_them(batches_per_step: int, tiny_data: Path, tmp_path: Path) -> None:
-    counter = CountsBackward()
+    counter, lambda_calls = CountsBackward(), []
+    on_instance = LambdaCallback(on_before_optimizer_step=lambda *args: lambda_calls.append(1))  # a hook set on the instance
     cfg = compose_cfg([*tiny_overrides(tiny_data), f"data.batches_per_step={batches_per_step}"], tmp_path)
-    datamodule, model, trainer = build(cfg, extra_callbacks=[counter])
+    datamodule, model, trainer = build(cfg, extra_callbacks=[counter, on_instance])
     trainer.profiler = profiler = RecordsActions()
     trainer.fit(model, datamodule=datamodule)
-    assert counter.calls == trainer.global_step == 8  # every optimiser step: 4 batches x 2 epochs
+    assert counter.calls == len(lambda_calls) == trainer.global_step == 8  # every optimiser step: 4 batches x 2 epochs
     step_hooks = {a for a in profiler.actions if a.startswith("[Callback]") and a.rsplit(".", 1)[-1] in STEP_HOOKS}
-    assert step_hooks == {"[Callback]CountsBackward.on_after_backward"}
+    assert step_hooks == {"[Callback]CountsBackward.on_after_backward", "[Callback]LambdaCallback.on_before_optimizer_step"}
     assert any(a.startswith("[Callback]") and "ModelCheckpoint" in a for a in profiler.actions)  # other hooks still run
 
 

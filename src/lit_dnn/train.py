@@ -60,10 +60,11 @@ def skip_inherited_step_hooks(callbacks: list[L.Callback]) -> None:
     """Around every optimiser step Lightning calls each callback's per-step hooks, each inside a
     profiler context, also where a callback only inherits ``Callback``'s no-op: 3 rounds of 11
     callbacks, ~100 us a batch here. Lightning skips a hook that is not callable, so an inherited
-    no-op is set to None on the instance; a callback that implements a hook is called as before."""
+    no-op is set to None on the instance; a callback that implements a hook, in its class or on
+    the instance (``LambdaCallback``), is called as before."""
     for callback in callbacks:
         for hook in STEP_HOOKS:
-            if getattr(type(callback), hook) is getattr(L.Callback, hook):
+            if hook not in vars(callback) and getattr(type(callback), hook) is getattr(L.Callback, hook):
                 setattr(callback, hook, None)
 
 
