@@ -5,6 +5,7 @@ import logging
 import os
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,8 @@ def run_task(task: Callable[[DictConfig], Any], cfg: DictConfig) -> Any:
     """
     start = time.perf_counter()
     one_copy_of_lightning_logs()
+    # Lightning 2.6 still builds torch's LeafSpec, which this torch deprecates: printed twice a run, nothing a user can act on
+    warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated", category=FutureWarning)
     try:
         return task(cfg)
     except SIGTERMException as err:
