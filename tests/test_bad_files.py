@@ -10,7 +10,7 @@ from conftest import compose_cfg, tiny_overrides, write_dataset
 from lit_dnn.checkpoint import load_classifier, read_checkpoint
 from lit_dnn.data.idx import read_idx, write_idx
 from lit_dnn.data.image import load_split
-from lit_dnn.errors import CheckpointError, DataError
+from lit_dnn.errors import CheckpointError, ConfigError, DataError
 from lit_dnn.train import train
 
 
@@ -63,11 +63,21 @@ def test_truncated_checkpoint(trained: Path, tmp_path: Path) -> None:
         load_classifier(path)
 
 
-def test_other_architecture_names_layers_and_sizes(trained: Path, tiny_data: Path, tmp_path: Path) -> None:
+def test_resume_with_other_architecture_names_the_difference(trained: Path, tiny_data: Path, tmp_path: Path) -> None:
     cfg = compose_cfg([*tiny_overrides(tiny_data), "trainer.max_epochs=1", f"ckpt_path={trained}",
                        "model.net.hidden_dims=[64]"], tmp_path)
-    with pytest.raises(CheckpointError) as info:
+    with pytest.raises(ConfigError, match=r"resumes a run trained with other settings than this command sets "
+                                          r"\(model.net.hidden_dims=\[64\] \(checkpoint: \[128\]\)\)"):
         train(cfg)
+
+
+def test_weights_of_other_shapes_name_layers_and_sizes(trained: Path, tmp_path: Path) -> None:
+    checkpoint = torch.load(trained, weights_only=True)
+    checkpoint["hyper_parameters"]["model"]["net"]["hidden_dims"] = [64]
+    path = tmp_path / "other.ckpt"
+    torch.save(checkpoint, path)
+    with pytest.raises(CheckpointError) as info:
+        load_classifier(path)
     message = str(info.value)
     assert "net.layers.1.weight: checkpoint (128, 784) vs model (64, 784)" in message
     assert "net.layers.4.weight: checkpoint (10, 128) vs model (10, 64)" in message

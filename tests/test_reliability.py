@@ -117,14 +117,22 @@ def test_same_seed_same_metrics(tiny_data: Path, tmp_path: Path) -> None:
     assert first["train/loss"] != other["train/loss"]
 
 
-def test_ckpt_path_last_resumes_the_newest_run(medium_data: Path, tmp_path: Path) -> None:
+def test_ckpt_path_last_resumes_only_an_unfinished_run(medium_data: Path, tmp_path: Path) -> None:
     logs = tmp_path / "logs"
     args = [*tiny_overrides(medium_data), "model.scheduler=null", f"paths.log_dir={logs}"]
     assert run_script("train.py", [*args, "trainer.max_epochs=1"]).returncode == 0
-    (run,) = (logs / "train" / "runs").iterdir()
-    resumed = run_script("train.py", [*args, "trainer.max_epochs=2", "ckpt_path=last"])
-    assert resumed.returncode == 0, resumed.stderr[-2000:]
-    assert json.loads((run / "metrics.json").read_text())["epochs_run"] == 2
+    (finished,) = (logs / "train" / "runs").iterdir()
+    before = digest(finished)
+    refused = run_script("train.py", [*args, "trainer.max_epochs=2", "ckpt_path=last"])
+    assert refused.returncode == 2
+    assert refused.stderr.strip().splitlines()[-1].startswith(
+        f"Error: ckpt_path=last found no unfinished run to resume under {logs}/train (1 finished, whose results are kept)")
+    # train on from the finished run's checkpoint: a new folder, the finished run untouched
+    extended = run_script("train.py", [*args, "trainer.max_epochs=2", f"ckpt_path={finished}/checkpoints/last.ckpt"])
+    assert extended.returncode == 0, extended.stderr[-2000:]
+    assert digest(finished) == before
+    (new,) = {p for p in (logs / "train" / "runs").iterdir() if p != finished and (p / "metrics.json").exists()}
+    assert json.loads((new / "metrics.json").read_text())["epochs_run"] == 2
 
 
 def digest(folder: Path) -> dict[str, str]:

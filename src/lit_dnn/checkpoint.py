@@ -1,5 +1,15 @@
-"""Reading checkpoints safely (``weights_only=True``) and rebuilding the model they hold."""
+"""Reading checkpoints safely and rebuilding what they hold from checked plain values.
 
+A checkpoint is a file people send each other. It is read with ``weights_only=True`` (no
+pickled objects), and nothing named in it is ever instantiated: its settings are plain
+values, checked here and handed to the project's own classes (``MLP``, ``Classifier``, the
+datamodules of ``DATAMODULES``). A ``_target_`` written in a file is compared, never imported.
+"""
+
+import copy
+import importlib
+import inspect
+import math
 import pickle
 import zipfile
 from pathlib import Path
@@ -7,55 +17,121 @@ from typing import Any
 
 import hydra
 import torch
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from lit_dnn.errors import CheckpointError
 from lit_dnn.models.classifier import Classifier
+from lit_dnn.models.mlp import MLP
+
+# the datamodules a checkpoint may name, by the ``_target_`` that conf/data writes
+DATAMODULES = ("lit_dnn.data.image.ImageDataModule", "lit_dnn.data.binary.BinaryDataModule")
+PLAIN = (str, int, float, bool, type(None))
+
+
+def metadata(model_cfg: Any, data_cfg: Any, input_shape: tuple[int, ...], class_names: list[str],
+             normalization: dict[str, Any], max_epochs: int, seed: int) -> dict[str, Any]:
+    """Everything a checkpoint says about its run, as plain values (its ``hyper_parameters``)."""
+    def to_plain(cfg: Any) -> Any:  # resolved in place: data.seed is ${seed} of the whole config
+        return OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else copy.deepcopy(cfg)
+
+    return {"model": to_plain(model_cfg), "data": to_plain(data_cfg), "input_shape": list(input_shape),
+            "class_names": list(class_names), "normalization": normalization, "max_epochs": max_epochs, "seed": seed}
 
 
 def build_model(model_cfg: Any, input_shape: tuple[int, ...], class_names: list[str]) -> Classifier:
-    """Instantiate ``model`` from config, with the shapes that the data dictates.
-
-    The model's plain config and the data's shapes are saved as hyperparameters, so a
-    checkpoint can rebuild its model without pickled objects.
-    """
+    """The model of a training config (the user's own ``conf/`` and command line), shaped by the data."""
     plain = OmegaConf.to_container(OmegaConf.create(model_cfg), resolve=True)
-    model = hydra.utils.instantiate(
+    return hydra.utils.instantiate(
         plain,
         net={"input_shape": list(input_shape), "num_classes": len(class_names)},
         class_names=list(class_names),
         _convert_="all",
     )
-    model.save_hyperparameters({"model": plain, "input_shape": list(input_shape), "class_names": list(class_names)})
-    return model
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
     """Load a checkpoint with ``weights_only=True``, turning every failure into one sentence."""
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"ckpt_path={path} is a folder; pass a .ckpt file in it, e.g. {path}/last.ckpt.")
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist; pass ckpt_path=<a .ckpt file written by train.py>.")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{path} is empty (0 bytes); pass another .ckpt, e.g. checkpoints/last.ckpt of the run.")
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError) as err:
+    except pickle.UnpicklingError as err:
+        if "GLOBAL" not in str(err):  # torch names the refused global: "unsupported GLOBAL posix.system"
+            raise CheckpointError(f"{path} is not a readable checkpoint (not a torch file, or a damaged one); "
+                                  f"pass another .ckpt, e.g. checkpoints/last.ckpt of the run.") from err
         raise CheckpointError(
-            f"{path} is not a readable checkpoint (truncated or not a torch file: {str(err).splitlines()[0][:120]}); "
+            f"{path} holds pickled objects other than tensors and plain values, refused for safety "
+            f"(loading them could run code); pass a .ckpt written by train.py."
+        ) from err
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as err:
+        raise CheckpointError(
+            f"{path} is not a readable checkpoint (truncated or not a torch file: {_first_line(err)}); "
             f"pass another .ckpt, e.g. checkpoints/last.ckpt of the run."
         ) from err
-    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
+    if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("state_dict"), dict):
         raise CheckpointError(f"{path} is a torch file but not a Lightning checkpoint (no state_dict); pass a .ckpt written by train.py.")
-    if "model" not in checkpoint.get("hyper_parameters", {}):
+    hp = checkpoint.get("hyper_parameters")
+    if not isinstance(hp, dict) or not isinstance(hp.get("model"), dict):
         raise CheckpointError(f"{path} was not written by lit-dnn (no model config in its hyperparameters); pass a .ckpt written by train.py.")
+    check_plain(hp, path)
     return checkpoint
+
+
+def _first_line(err: BaseException) -> str:
+    return (str(err).strip().splitlines() or [type(err).__name__])[0][:120]
+
+
+def check_plain(value: Any, path: str | Path, where: str = "hyper_parameters") -> None:
+    """Only strings, numbers, booleans, None, lists and string-keyed dicts of them."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise CheckpointError(f"{path} has a non-text key {key!r} in {where}; pass a .ckpt written by train.py.")
+            check_plain(item, path, f"{where}.{key}")
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            check_plain(item, path, f"{where}[{i}]")
+    elif not isinstance(value, PLAIN) or (isinstance(value, float) and not math.isfinite(value)):
+        raise CheckpointError(f"{path} has {where}={value!r}, which is not a plain value; pass a .ckpt written by train.py.")
+
+
+def _positive_ints(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)
+
+
+def net_from_hparams(hp: dict[str, Any], path: str | Path) -> MLP:
+    """The checkpoint's network, built by ``MLP`` from its checked arguments."""
+    net = hp["model"].get("net")
+    shape, classes = hp.get("input_shape"), hp.get("class_names")
+    if not (_positive_ints(shape) and shape and isinstance(classes, list) and len(classes) >= 2
+            and all(isinstance(c, str) for c in classes) and isinstance(net, dict)):
+        raise CheckpointError(f"{path} lacks a valid input_shape, class_names or model.net; pass a .ckpt written by train.py.")
+    accepted = set(inspect.signature(MLP).parameters) - {"input_shape", "num_classes"}
+    unknown = sorted(set(net) - accepted - {"_target_"})
+    if net.get("_target_") != "lit_dnn.models.mlp.MLP" or unknown:
+        raise CheckpointError(f"{path} describes a network lit-dnn does not build (model.net: target "
+                              f"{net.get('_target_')!r}, unknown keys {unknown}); pass a .ckpt written by train.py.")
+    kwargs = {k: v for k, v in net.items() if k != "_target_"}
+    if not _positive_ints(kwargs.get("hidden_dims", [])):
+        raise CheckpointError(f"{path} has model.net.hidden_dims={kwargs.get('hidden_dims')!r}, not a list of positive integers.")
+    try:
+        return MLP(input_shape=tuple(shape), num_classes=len(classes), **kwargs)
+    except (ValueError, TypeError) as err:
+        raise CheckpointError(f"{path} has model.net settings MLP refuses ({err}); pass a .ckpt written by train.py.") from err
 
 
 def check_shapes(checkpoint: dict[str, Any], model: torch.nn.Module, path: str | Path) -> None:
     """Raise naming every layer whose shape differs between a checkpoint and a model."""
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    found = {k: tuple(v.shape) for k, v in checkpoint["state_dict"].items()}
+    found = {k: tuple(v.shape) for k, v in checkpoint["state_dict"].items() if isinstance(v, torch.Tensor)}
     problems = [f"{k}: checkpoint {found[k]} vs model {expected[k]}" for k in expected if k in found and found[k] != expected[k]]
     problems += [f"{k}: missing in checkpoint" for k in expected if k not in found]
-    problems += [f"{k}: not in model" for k in found if k not in expected]
+    problems += [f"{k}: not in model" for k in checkpoint["state_dict"] if k not in expected]
     if problems:
         shown = "; ".join(problems[:6]) + ("; ..." if len(problems) > 6 else "")
         raise CheckpointError(
@@ -67,7 +143,23 @@ def load_classifier(path: str | Path) -> tuple[Classifier, dict[str, Any]]:
     """The trained model of a checkpoint, in eval mode, and its hyperparameters."""
     checkpoint = read_checkpoint(path)
     hp = checkpoint["hyper_parameters"]
-    model = build_model(hp["model"], tuple(hp["input_shape"]), hp["class_names"])
+    norm = hp.get("normalization")
+    if not (isinstance(norm, dict) and {"scale", "mean", "std"} <= set(norm)):
+        raise CheckpointError(f"{path} lacks its input normalisation (scale, mean, std); pass a .ckpt written by train.py.")
+    model = Classifier(net_from_hparams(hp, path), class_names=hp["class_names"])
     check_shapes(checkpoint, model, path)
     model.load_state_dict(checkpoint["state_dict"])
     return model.eval(), hp
+
+
+def datamodule_from_hparams(data: dict[str, Any], path: str | Path, **overrides: Any) -> Any:
+    """The checkpoint's datamodule: a class of ``DATAMODULES`` built from the file's plain arguments."""
+    target = data.get("_target_") if isinstance(data, dict) else None
+    if target not in DATAMODULES:
+        raise CheckpointError(f"{path} names data {target!r}, not one of lit-dnn's datamodules ({', '.join(DATAMODULES)}); "
+                              f"pass a .ckpt written by train.py.")
+    module, name = target.rsplit(".", 1)
+    cls = getattr(importlib.import_module(module), name)
+    accepted = set(inspect.signature(cls).parameters)
+    kwargs = {k: v for k, v in {**data, **overrides}.items() if k in accepted}
+    return cls(**kwargs)

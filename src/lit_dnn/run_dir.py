@@ -8,21 +8,31 @@ from typing import Any
 from lit_dnn.errors import CheckpointError
 
 
+def is_finished(run: Path) -> bool:
+    """A run that wrote its results: resuming must not rewrite them."""
+    return (run / "metrics.json").is_file()
+
+
 def find_last_checkpoint(log_dir: str | Path, task_name: str = "train") -> Path:
-    """The newest ``last.ckpt`` under ``<log_dir>/<task>/runs`` and ``multiruns``."""
+    """The newest ``last.ckpt`` of an unfinished run under ``<log_dir>/<task>/runs`` and ``multiruns``."""
     root = Path(log_dir) / task_name
     candidates = list(root.glob("runs/*/checkpoints/last.ckpt")) + list(root.glob("multiruns/*/*/checkpoints/last.ckpt"))
-    if not candidates:
+    unfinished = [p for p in candidates if not is_finished(p.parent.parent)]
+    if not unfinished:
+        finished = f" ({len(candidates)} finished, whose results are kept)" if candidates else ""
         raise CheckpointError(
-            f"ckpt_path=last found no checkpoints/last.ckpt under {root}; train a run first or pass ckpt_path=<path>."
+            f"ckpt_path=last found no unfinished run to resume under {root}{finished}; start a new run without "
+            f"ckpt_path, or train on from a finished run with ckpt_path=<run>/checkpoints/last.ckpt (a new folder)."
         )
-    return max(candidates, key=lambda p: p.stat().st_mtime)
+    return max(unfinished, key=lambda p: p.stat().st_mtime)
 
 
 def resolve_ckpt_path(ckpt_path: str | None, log_dir: str | Path) -> Path | None:
     if ckpt_path is None:
         return None
     path = find_last_checkpoint(log_dir) if str(ckpt_path) == "last" else Path(str(ckpt_path)).expanduser()
+    if path.is_dir():
+        raise CheckpointError(f"ckpt_path={ckpt_path} is a folder; pass a .ckpt file in it (e.g. {path}/last.ckpt) or ckpt_path=last.")
     if not path.is_file():
         raise CheckpointError(f"ckpt_path={ckpt_path} does not exist; pass the path of a .ckpt file or ckpt_path=last.")
     return path.resolve()

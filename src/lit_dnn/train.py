@@ -11,13 +11,14 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import TensorBoardLogger
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig
 
 from lit_dnn.callbacks.reproducible import EpochSeed, PreemptionCheckpoint
-from lit_dnn.checkpoint import build_model, check_shapes, read_checkpoint
+from lit_dnn.checkpoint import build_model, check_shapes, metadata, read_checkpoint
 from lit_dnn.config_checks import check_train_config
 from lit_dnn.errors import ConfigError
-from lit_dnn.run_dir import plain, resolve_ckpt_path, run_dir_of, write_json
+from lit_dnn.resume import adopt_checkpoint_config, resume_folder
+from lit_dnn.run_dir import plain, resolve_ckpt_path, write_json
 
 log = logging.getLogger(__name__)
 
@@ -73,11 +74,10 @@ def build(cfg: DictConfig, extra_callbacks: list[Any] = ()) -> tuple[L.Lightning
     no_gpu_probe_per_step()
     datamodule = hydra.utils.instantiate(cfg.data)
     model = build_model(cfg.model, datamodule.input_shape, datamodule.class_names)
-    model.hparams["data"] = OmegaConf.to_container(cfg.data, resolve=True)
-    model.hparams["max_epochs"] = cfg.trainer.max_epochs
     datamodule.prepare_data()
     datamodule.setup("fit")  # missing or broken data fails here, before the trainer starts
-    model.hparams["normalization"] = datamodule.normalization()
+    model.save_hyperparameters(metadata(cfg.model, cfg.data, datamodule.input_shape, datamodule.class_names,
+                                        datamodule.normalization(), cfg.trainer.max_epochs, cfg.seed))
     callbacks = [*instantiate_all(cfg.get("callbacks")), EpochSeed(cfg.seed), PreemptionCheckpoint(), *extra_callbacks]
     loggers = instantiate_all(cfg.get("logger"))
     trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
@@ -106,10 +106,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), cfg.paths.log_dir)
     if ckpt_path is not None:
         resumed = read_checkpoint(ckpt_path)  # fail now on a bad file, not after setup
-        resumed_dir = run_dir_of(ckpt_path)
-        if resumed_dir is not None:  # continue in the run's own folder, appending to its logs
-            with open_dict(cfg):
-                cfg.paths.output_dir = str(resumed_dir)
+        adopt_checkpoint_config(cfg, resumed["hyper_parameters"], ckpt_path)
+        check_train_config(cfg)
+        resume_folder(cfg, ckpt_path)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
 
     datamodule, model, trainer = build(cfg)
@@ -118,8 +117,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         check_schedule(resumed, cfg, ckpt_path)
     trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
 
-    metrics: dict[str, Any] = {k: plain(v) for k, v in trainer.callback_metrics.items()}
-    checkpoint = next((c for c in trainer.checkpoint_callbacks if isinstance(c, ModelCheckpoint)), None)
+    # a run resumed after its last epoch trains no more: its epoch metrics come from the checkpoint
+    metrics: dict[str, Any] = {**model.restored_fit_metrics, **{k: plain(v) for k, v in trainer.callback_metrics.items()}}
+    checkpoint = next((c for c in trainer.checkpoint_callbacks if isinstance(c, ModelCheckpoint) and c.monitor), None)
     best = checkpoint.best_model_path if checkpoint is not None else ""
     if cfg.get("test"):
         # the best checkpoint, not the last weights; fast_dev_run and no-checkpoint runs test the weights in hand

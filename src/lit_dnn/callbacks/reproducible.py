@@ -2,6 +2,7 @@
 
 import lightning as L
 import torch
+from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 
@@ -30,7 +31,8 @@ class PreemptionCheckpoint(L.Callback):
 
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
         checkpoint = trainer.checkpoint_callback
-        if isinstance(exception, SIGTERMException) and checkpoint is not None and checkpoint.dirpath:
+        fitting = trainer.state.fn == TrainerFn.FITTING  # during testing the model holds the best weights, not the last
+        if isinstance(exception, SIGTERMException) and fitting and checkpoint is not None and checkpoint.dirpath:
             path = f"{checkpoint.dirpath}/last.ckpt"
             trainer.save_checkpoint(path)
             exception.args = (path,)

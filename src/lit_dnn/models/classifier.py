@@ -2,6 +2,7 @@
 
 import inspect
 import logging
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -56,7 +57,7 @@ class Classifier(LightningModule):
     def __init__(
         self,
         net: nn.Module,
-        optimizer: Callable[..., torch.optim.Optimizer],
+        optimizer: Callable[..., torch.optim.Optimizer] | None = None,
         scheduler: Callable[..., Any] | None = None,
         scheduler_interval: str = "epoch",
         class_names: list[str] | None = None,
@@ -82,6 +83,7 @@ class Classifier(LightningModule):
             {stage: MulticlassConfusionMatrix(num_classes, validate_args=False) for stage in ("val", "test")}
         )
         self.confusion_counts: dict[str, torch.Tensor] = {}  # the last epoch's, read by callbacks
+        self.restored_fit_metrics: dict[str, float | None] = {}  # what the resumed checkpoint's run had logged
         self.val_acc_best = MaxMetric()
         self.val_acc_best.persistent(True)  # kept in checkpoints, so a resumed run knows its best
 
@@ -96,6 +98,13 @@ class Classifier(LightningModule):
         loader = self.trainer.train_dataloader
         log.info("Training starts: %d batches per epoch, %d per step.",
                  getattr(loader, "num_batches", self.trainer.num_training_batches), getattr(loader, "size", 1))
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """The epoch's logged metrics, so a run resumed after its last epoch reports them too."""
+        checkpoint["fit_metrics"] = {k: float(v) for k, v in self.trainer.callback_metrics.items() if not k.startswith("test/")}
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.restored_fit_metrics = {k: v if math.isfinite(v) else None for k, v in checkpoint.get("fit_metrics", {}).items()}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -200,6 +209,8 @@ class Classifier(LightningModule):
         return min(planned, self.trainer.max_steps) if self.trainer.max_steps >= 0 else planned
 
     def configure_optimizers(self) -> Any:
+        if self.optimizer_factory is None:
+            raise ValueError("this Classifier was built without an optimizer (for evaluation only); pass optimizer= to train it")
         optimizer = self.optimizer_factory(params=self.parameters())
         if self.scheduler_factory is None:
             return optimizer

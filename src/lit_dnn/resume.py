@@ -1,0 +1,129 @@
+"""Resuming: which run to continue, and with which config.
+
+A resumed run continues with its checkpoint's own model, data and seed; the command line may
+change only what cannot alter the training (``SAFE``), and anything else it sets differently
+is refused in one sentence naming the difference. What the command line does not set comes
+from the checkpoint, so ``python train.py ckpt_path=last`` continues a Fashion-MNIST run on
+Fashion-MNIST. The checkpoint's settings are plain values (``read_checkpoint`` checks them);
+the only ``_target_`` values accepted from it are the project's own classes and torch's
+optimisers and schedules, so resuming never imports anything a file names.
+"""
+
+import inspect
+import logging
+from pathlib import Path
+from typing import Any
+
+import torch
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from lit_dnn.checkpoint import DATAMODULES
+from lit_dnn.errors import CheckpointError, ConfigError
+from lit_dnn.run_dir import is_finished, run_dir_of
+
+log = logging.getLogger(__name__)
+
+# data keys that say where the files are or how evaluation is batched, not what is trained on
+SAFE_DATA = ("data_dir", "download", "eval_batch_size")
+# command-line groups that set keys all over the config
+WHOLE_CONFIG_GROUPS = ("experiment", "hparams_search", "debug")
+TARGETS = {
+    "model": ("lit_dnn.models.classifier.Classifier",),
+    "model.net": ("lit_dnn.models.mlp.MLP",),
+    "model.scheduler": ("lit_dnn.models.schedules.OneCycleFromLR",),
+    "data": DATAMODULES,
+}
+
+
+def command_line_keys() -> list[str] | None:
+    """The keys and groups this command sets (``None`` when not run by Hydra's CLI: then every key counts)."""
+    if not HydraConfig.initialized():
+        return None
+    keys = []
+    for override in HydraConfig.get().overrides.task:
+        key = override.split("=", 1)[0].lstrip("+~")
+        keys.append(key.split("@", 1)[0])
+    return keys
+
+
+def _set_by(key: str, command_keys: list[str] | None) -> bool:
+    if command_keys is None:
+        return True
+    return any(k in WHOLE_CONFIG_GROUPS or key == k or key.startswith(k + ".") for k in command_keys)
+
+
+def _flatten(value: Any, prefix: str) -> dict[str, Any]:
+    if isinstance(value, dict) and value:
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            out.update(_flatten(v, f"{prefix}.{k}"))
+        return out
+    return {prefix: value}
+
+
+def _allowed_target(where: str, target: Any) -> bool:
+    if where == "model.optimizer":
+        name = target.rsplit(".", 1)[-1] if isinstance(target, str) and target.startswith("torch.optim.") else ""
+        cls = getattr(torch.optim, name, None) if name.isidentifier() else None
+        return inspect.isclass(cls) and issubclass(cls, torch.optim.Optimizer)
+    if where == "model.scheduler" and isinstance(target, str) and target.startswith("torch.optim.lr_scheduler."):
+        cls = getattr(torch.optim.lr_scheduler, target.rsplit(".", 1)[-1], None)
+        return inspect.isclass(cls) and issubclass(cls, torch.optim.lr_scheduler.LRScheduler)
+    return target in TARGETS.get(where, ())
+
+
+def _check_targets(section: dict[str, Any], path: Path) -> None:
+    for key, value in section.items():
+        if key.endswith("._target_") and not _allowed_target(key.rsplit(".", 1)[0], value):
+            raise CheckpointError(f"{path} names {key}={value!r}, which lit-dnn does not build from a checkpoint; "
+                                  f"resume only checkpoints written by train.py.")
+
+
+def adopt_checkpoint_config(cfg: DictConfig, hp: dict[str, Any], path: Path) -> None:
+    """Make ``cfg`` the checkpoint's run: its model, data, seed and length, with safe changes kept."""
+    command_keys = command_line_keys()
+    theirs: dict[str, Any] = {**_flatten(hp["model"], "model"), **_flatten(hp.get("data", {}), "data")}
+    if "seed" in hp:
+        theirs["seed"] = hp["seed"]
+    if "max_epochs" in hp:
+        theirs["trainer.max_epochs"] = hp["max_epochs"]
+    ours = {**_flatten(OmegaConf.to_container(cfg.model, resolve=True), "model"),
+            **_flatten(OmegaConf.to_container(cfg.data, resolve=True), "data"),
+            "seed": cfg.seed, "trainer.max_epochs": cfg.trainer.max_epochs}
+    safe = {f"data.{k}" for k in SAFE_DATA} | {"trainer.max_epochs"}  # max_epochs: check_schedule guards one-cycle runs
+    if "seed" not in hp:
+        safe.add("seed")
+    differences = [
+        f"{k}={ours.get(k, '<unset>')!r} (checkpoint: {theirs.get(k, '<unset>')!r})"
+        for k in sorted(set(ours) | set(theirs))
+        if k not in safe and ours.get(k, "<unset>") != theirs.get(k, "<unset>") and _set_by(k, command_keys)
+    ]
+    if differences:
+        shown = "; ".join(differences[:4]) + ("; ..." if len(differences) > 4 else "")
+        raise ConfigError(f"ckpt_path={path} resumes a run trained with other settings than this command sets ({shown}); "
+                          f"drop those overrides to continue that run, or start a new run without ckpt_path.")
+    _check_targets(theirs, path)
+    with open_dict(cfg):
+        cfg.model = OmegaConf.create(hp["model"])
+        if "data" in hp:
+            cfg.data = OmegaConf.merge(OmegaConf.create(hp["data"]), {k: cfg.data[k] for k in SAFE_DATA if k in cfg.data})
+        if "seed" in hp and not _set_by("seed", command_keys):
+            cfg.seed = hp["seed"]
+        if "max_epochs" in hp and not _set_by("trainer.max_epochs", command_keys):
+            cfg.trainer.max_epochs = hp["max_epochs"]
+
+
+def resume_folder(cfg: DictConfig, ckpt_path: Path) -> None:
+    """An unfinished run continues in its own folder; a finished one keeps its results, and training
+    from its checkpoint goes on in this command's new folder."""
+    run = run_dir_of(ckpt_path)
+    if run is None:
+        log.info("Training on from %s in %s", ckpt_path, cfg.paths.output_dir)
+    elif is_finished(run):
+        log.info("%s is a finished run (its metrics.json is kept); training on from %s in %s",
+                 run, ckpt_path.name, cfg.paths.output_dir)
+    else:
+        log.info("Resuming the unfinished run %s from %s", run, ckpt_path.name)
+        with open_dict(cfg):
+            cfg.paths.output_dir = str(run)
