@@ -3,6 +3,7 @@
 import json
 import logging
 import os
+import shutil
 import sys
 import time
 import warnings
@@ -14,6 +15,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig
+from omegaconf.errors import MissingMandatoryValue
 
 from lit_dnn.errors import UserError
 from lit_dnn.models.classifier import NonFiniteLossError
@@ -61,7 +63,25 @@ def run_task(task: Callable[[DictConfig], Any], cfg: DictConfig) -> Any:
             error = {"error": f"{type(err).__name__}: {first_line}", "wall_time_s": round(time.perf_counter() - start, 3)}
             (Path(HydraConfig.get().runtime.output_dir) / "error.json").write_text(json.dumps(error, indent=2) + "\n")
             return None
+        if isinstance(err, MissingMandatoryValue):
+            err = UserError(f"{err.full_key} is required; add {err.full_key}=<{REQUIRED.get(err.full_key, 'value')}> to the command.")
         if not isinstance(err, (UserError, NonFiniteLossError)) or os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
+        remove_if_empty_run_folder()
         print(f"Error: {err}", file=sys.stderr)
         sys.exit(2)
+
+
+REQUIRED = {"ckpt_path": "a .ckpt written by train.py, e.g. logs/train/runs/<run>/checkpoints/last.ckpt",
+            "input": "a folder of images, one image, or a .npy array"}
+
+
+def remove_if_empty_run_folder() -> None:
+    """A command that failed before doing any work leaves no folder behind: Hydra made it for
+    its config copy and the log, and both hold only what was printed."""
+    if not HydraConfig.initialized():
+        return
+    folder = Path(HydraConfig.get().runtime.output_dir)
+    entries = list(folder.iterdir()) if folder.is_dir() else []
+    if all(p.name == ".hydra" or (p.is_file() and p.suffix == ".log") for p in entries):
+        shutil.rmtree(folder, ignore_errors=True)

@@ -4,12 +4,13 @@ Each failure is one sentence naming the key, the value and what is allowed.
 """
 
 import inspect
+import math
 from pathlib import Path
 from typing import Any
 
 import torch
 from hydra.utils import get_class
-from omegaconf import DictConfig, ListConfig
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from lit_dnn.data.image import DATASETS, standardize_mode
 from lit_dnn.data.in_memory import check_val_from
@@ -64,6 +65,11 @@ def check_model(model: DictConfig) -> None:
     if init not in INITS:
         raise ConfigError(f"model.net.init={init!r} is unknown; use one of {', '.join(INITS)}.")
     optimizer = model.get("optimizer", {})
+    if not isinstance(optimizer, DictConfig):
+        raise ConfigError(
+            f"model.optimizer={optimizer!r} is not an optimizer config; choose the class with "
+            f"model.optimizer._target_=torch.optim.SGD (and ~model.optimizer.fused where the class lacks it)."
+        )
     target = optimizer.get("_target_")
     try:
         cls = get_class(target)
@@ -83,8 +89,28 @@ def check_model(model: DictConfig) -> None:
                 f"(it takes {', '.join(k for k in accepted if k != 'params')})."
             )
     lr = optimizer.get("lr", 1e-3)
-    if not _is_number(lr) or lr <= 0:
+    if not _is_number(lr) or not 0 < lr < math.inf:
         raise ConfigError(f"model.optimizer.lr={lr!r} must be a positive number, e.g. 0.001.")
+    arguments = {k: v for k, v in OmegaConf.to_container(optimizer, resolve=True).items() if not k.startswith("_")}
+    try:  # the class checks its own arguments (weight_decay >= 0, momentum with nesterov, ...)
+        cls([torch.nn.Parameter(torch.zeros(1))], **arguments)
+    except (ValueError, TypeError, RuntimeError) as err:
+        raise ConfigError(f"model.optimizer ({target}) refuses its arguments: {str(err).strip().rstrip('.')}; "
+                          f"fix the model.optimizer.* value it names.") from err
+    check_schedule(model)
+
+
+def check_schedule(model: DictConfig) -> None:
+    interval = model.get("scheduler_interval", "epoch")
+    if interval not in ("epoch", "step"):
+        raise ConfigError(f"model.scheduler_interval={interval!r} is not one of epoch, step.")
+    scheduler = model.get("scheduler")
+    if scheduler is None:
+        return
+    peak = scheduler.get("peak_factor", 1.0)
+    if not _is_number(peak) or not 0 < peak < math.inf:
+        raise ConfigError(f"model.scheduler.peak_factor={peak!r} must be a positive number (the peak lr is "
+                          f"peak_factor x model.optimizer.lr; e.g. 5), or set model.scheduler=null for a constant lr.")
 
 
 def check_data(data: DictConfig) -> None:
@@ -106,6 +132,9 @@ def check_data(data: DictConfig) -> None:
     if "n_samples" in data:
         for key in ("n_samples", "n_features", "n_informative"):
             _positive_int(f"data.{key}", data.get(key))
+        if data.n_informative < 2:
+            raise ConfigError(f"data.n_informative={data.n_informative} must be at least 2: make_classification's two "
+                              f"classes of two clusters each need 2 x 2 <= 2 ** n_informative.")
         redundant = data.get("n_redundant", 0)
         if not _is_int(redundant) or redundant < 0 or data.n_informative + redundant > data.n_features:
             raise ConfigError(
@@ -117,10 +146,31 @@ def check_data(data: DictConfig) -> None:
         _fraction_or_count("data.val_split", data.get("val_split"), data.n_samples - test)
 
 
+PRECISIONS = ("32", "32-true", "64", "64-true", "bf16", "bf16-mixed", "bf16-true", "16", "16-mixed", "16-true")
+GPU_ACCELERATORS = ("gpu", "cuda")
+
+
 def check_trainer(trainer: DictConfig, batches_per_step: int = 1) -> None:
     epochs = trainer.get("max_epochs")
     if not _is_int(epochs) or epochs < 1:
         raise ConfigError(f"trainer.max_epochs={epochs!r} must be an integer of at least 1.")
+    every = trainer.get("check_val_every_n_epoch", 1)
+    if every is not None and (not _is_int(every) or every < 1):
+        raise ConfigError(f"trainer.check_val_every_n_epoch={every!r} must be a positive integer (1: validate every epoch).")
+    devices = trainer.get("devices", "auto")
+    if not (devices == "auto" or devices == -1 or (_is_int(devices) and devices > 0) or isinstance(devices, (ListConfig, str))):
+        raise ConfigError(f"trainer.devices={devices!r} must be a positive count, -1 (all) or auto.")
+    precision = str(trainer.get("precision", "32"))
+    if precision not in PRECISIONS:
+        raise ConfigError(f"trainer.precision={precision} is not one of {', '.join(PRECISIONS)}.")
+    accelerator = trainer.get("accelerator", "auto")
+    gpu = torch.cuda.is_available()
+    if accelerator in GPU_ACCELERATORS and not gpu:
+        raise ConfigError(f"trainer.accelerator={accelerator} but this machine has no GPU that torch can use; "
+                          f"drop trainer=gpu (or set trainer.accelerator=cpu).")
+    if precision.startswith("16") and (accelerator == "cpu" or not gpu):
+        raise ConfigError(f"trainer.precision={precision} needs a GPU (on the CPU Lightning would silently use bf16); "
+                          f"use trainer.precision=bf16-mixed or 32 here.")
     if batches_per_step > 1:  # the module steps the optimiser itself; Lightning refuses these then
         for key, off in (("gradient_clip_val", (None, 0)), ("accumulate_grad_batches", (None, 1))):
             if trainer.get(key) not in off:
@@ -132,8 +182,19 @@ def check_trainer(trainer: DictConfig, batches_per_step: int = 1) -> None:
 
 def check_train_config(cfg: DictConfig) -> None:
     """Raise ``ConfigError`` for the first value that cannot work."""
-    if not _is_int(cfg.get("seed")):
-        raise ConfigError(f"seed={cfg.get('seed')!r} must be an integer.")
+    if not _is_int(cfg.get("seed")) or not 0 <= cfg.seed < 2**32:
+        raise ConfigError(f"seed={cfg.get('seed')!r} must be an integer from 0 to 2**32 - 1 (4294967295).")
     check_model(cfg.model)
     check_data(cfg.data)
     check_trainer(cfg.trainer, cfg.data.get("batches_per_step", 1))
+
+
+def check_metric_names(logged: list[str], cfg: DictConfig) -> None:
+    """Callbacks that monitor a metric, and the metric a sweep optimises, must name one that is logged."""
+    callbacks = cfg.get("callbacks") or {}
+    wanted = [(f"callbacks.{name}.monitor", c.monitor) for name, c in callbacks.items() if c is not None and c.get("monitor")]
+    wanted.append(("optimized_metric", cfg.get("optimized_metric", "val/acc_best")))
+    for key, name in wanted:
+        if name not in logged:
+            shown = ", ".join(n for n in logged if not n.startswith("test/acc_per_class/"))
+            raise ConfigError(f"{key}={name!r} is not a metric this run logs; use one of {shown}.")

@@ -8,7 +8,8 @@ import hydra
 import lightning as L
 from omegaconf import DictConfig, OmegaConf
 
-from lit_dnn.checkpoint import load_classifier
+from lit_dnn.checkpoint import datamodule_from_hparams, load_classifier
+from lit_dnn.errors import CheckpointError
 from lit_dnn.run_dir import plain, write_json
 from lit_dnn.train import instantiate_all
 
@@ -17,10 +18,11 @@ log = logging.getLogger(__name__)
 
 def datamodule_of(hparams: dict[str, Any], cfg: DictConfig) -> L.LightningDataModule:
     """The datamodule a checkpoint was trained on; ``data_dir`` from this machine, ``data.*`` overrides."""
-    data = OmegaConf.create(hparams["data"])
-    if "data_dir" in data:
-        data.data_dir = cfg.paths.data_dir
-    return hydra.utils.instantiate(OmegaConf.merge(data, cfg.get("data") or {}))
+    data = hparams.get("data")
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{cfg.ckpt_path} does not say which data it was trained on; pass a .ckpt written by train.py.")
+    overrides = OmegaConf.to_container(cfg.get("data") or OmegaConf.create({}), resolve=True)
+    return datamodule_from_hparams(data, cfg.ckpt_path, **overrides)
 
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:

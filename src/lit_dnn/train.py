@@ -15,7 +15,7 @@ from omegaconf import DictConfig
 
 from lit_dnn.callbacks.reproducible import EpochSeed, PreemptionCheckpoint
 from lit_dnn.checkpoint import build_model, check_shapes, metadata, read_checkpoint
-from lit_dnn.config_checks import check_train_config
+from lit_dnn.config_checks import check_metric_names, check_train_config
 from lit_dnn.errors import ConfigError
 from lit_dnn.resume import adopt_checkpoint_config, resume_folder
 from lit_dnn.run_dir import plain, resolve_ckpt_path, write_json
@@ -81,6 +81,7 @@ def build(cfg: DictConfig, extra_callbacks: list[Any] = ()) -> tuple[L.Lightning
     callbacks = [*instantiate_all(cfg.get("callbacks")), EpochSeed(cfg.seed), PreemptionCheckpoint(), *extra_callbacks]
     loggers = instantiate_all(cfg.get("logger"))
     trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    check_metric_names(model.metric_names(), cfg)
     skip_inherited_step_hooks(trainer.callbacks)  # with those Lightning adds (progress bar, model summary)
     return datamodule, model, trainer
 

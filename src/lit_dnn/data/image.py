@@ -56,6 +56,13 @@ def raw_folder(data_dir: str | Path, dataset: str) -> Path:
     return Path(data_dir).expanduser() / DATASETS[dataset].folder / "raw"
 
 
+def download_failure(err: Exception) -> str:
+    """The reason in torchvision's download error, which lists each mirror tried and what it got."""
+    lines = [line.strip(" <>") for line in str(err).splitlines()]
+    reasons = [line for line in lines if line and not line.startswith(("Tried ", "Error downloading"))]
+    return reasons[-1] if reasons else (lines[0] if lines and lines[0] else type(err).__name__)
+
+
 def split_files(data_dir: str | Path, dataset: str, split: str, download: bool = False) -> list[Path]:
     """The images and labels files of a split in torchvision's layout
     ``<data_dir>/<MNIST|FashionMNIST>/raw``; with ``download`` and files missing,
@@ -65,11 +72,16 @@ def split_files(data_dir: str | Path, dataset: str, split: str, download: bool =
     paths = [folder / name for name in _FILES[split]]
     if not all(p.exists() for p in paths):
         if download:
+            root = Path(data_dir).expanduser()
+            made = [p for p in (root, root / spec.folder, folder) if not p.exists()]
             try:
-                spec.torchvision_class(str(Path(data_dir).expanduser()), train=split == "train", download=True)
+                spec.torchvision_class(str(root), train=split == "train", download=True)
             except Exception as err:  # network errors come in many types
+                for empty in reversed(made):  # leave no empty folders behind
+                    if empty.is_dir() and not any(empty.iterdir()):
+                        empty.rmdir()
                 raise DataError(
-                    f"could not download {spec.folder} into {folder} ({str(err).splitlines()[0] if str(err) else type(err).__name__}); "
+                    f"could not download {spec.folder} into {folder} ({download_failure(err)}); "
                     f"check the network, or put the files there yourself and set data.data_dir (or DATA_DIR)."
                 ) from err
         else:

@@ -21,6 +21,8 @@ from torchmetrics.classification import (
     MulticlassConfusionMatrix,
 )
 
+from lit_dnn.errors import ConfigError
+
 log = logging.getLogger(__name__)
 
 
@@ -66,6 +68,8 @@ class Classifier(LightningModule):
         self.net = net
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
+        if scheduler_interval not in ("epoch", "step"):
+            raise ConfigError(f"model.scheduler_interval={scheduler_interval!r} is not one of epoch, step.")
         self.scheduler_interval = scheduler_interval
         num_classes = net.layers[-1].out_features
         self.class_names = class_names or [str(i) for i in range(num_classes)]
@@ -98,6 +102,12 @@ class Classifier(LightningModule):
         loader = self.trainer.train_dataloader
         log.info("Training starts: %d batches per epoch, %d per step.",
                  getattr(loader, "num_batches", self.trainer.num_training_batches), getattr(loader, "size", 1))
+
+    def metric_names(self) -> list[str]:
+        """Every metric this module logs: what callbacks may monitor and sweeps may optimise."""
+        evals = list(self.metrics["val"].keys()) + ["loss"]
+        return (["train/loss", "train/acc", "val/acc_best"] + [f"{stage}/{name}" for stage in ("val", "test") for name in evals]
+                + [f"test/acc_per_class/{name}" for name in self.class_names])
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """The epoch's logged metrics, so a run resumed after its last epoch reports them too."""

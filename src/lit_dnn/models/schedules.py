@@ -13,4 +13,7 @@ class OneCycleFromLR(OneCycleLR):
 
     def __init__(self, optimizer: Optimizer, total_steps: int, peak_factor: float = 5.0, **kwargs: float) -> None:
         peaks = [group["lr"] * peak_factor for group in optimizer.param_groups]
+        # OneCycleLR cycles momentum (SGD's momentum, Adam's beta1) by default; an optimiser with neither
+        # (Adagrad, SGD without momentum) would fail or gain momentum it was not given
+        kwargs.setdefault("cycle_momentum", "betas" in optimizer.defaults or optimizer.defaults.get("momentum", 0) > 0)
         super().__init__(optimizer, max_lr=peaks, total_steps=total_steps, **kwargs)
