@@ -20,10 +20,24 @@ def read_image(path: Path, size: tuple[int, int], invert: bool) -> np.ndarray:
     try:
         with Image.open(path) as image:
             gray = image.convert("L").resize((size[1], size[0]), Image.Resampling.BILINEAR)
+    except Image.DecompressionBombError as err:
+        raise DataError(f"{path} has more pixels than Pillow reads safely (its decompression-bomb guard); "
+                        f"shrink it to a picture of one sample first.") from err
     except (UnidentifiedImageError, OSError) as err:
         raise DataError(f"cannot read {path} as an image ({type(err).__name__}); pass PNG or JPEG files, or a .npy array.") from err
     array = np.asarray(gray, dtype=np.uint8)
     return 255 - array if invert else array
+
+
+def check_values(array: np.ndarray, path: Path) -> None:
+    """Real numbers, at least one sample, none of them NaN or infinite."""
+    if array.dtype.kind not in "biuf":
+        raise DataError(f"{path} holds {array.dtype} values; save real numbers (pixels 0..255 or raw features) with numpy.save.")
+    if array.size == 0:
+        raise DataError(f"{path} holds no samples (shape {tuple(array.shape)}); save at least one.")
+    bad = int(np.count_nonzero(~np.isfinite(array))) if array.dtype.kind == "f" else 0
+    if bad:
+        raise DataError(f"{path} has {bad} NaN or infinite values; fill or drop them before predicting.")
 
 
 def load_inputs(source: str | Path, input_shape: tuple[int, ...], invert: bool = False) -> tuple[list[str], np.ndarray]:
@@ -36,6 +50,7 @@ def load_inputs(source: str | Path, input_shape: tuple[int, ...], invert: bool =
             array = np.load(path, allow_pickle=False)
         except ValueError as err:
             raise DataError(f"cannot read {path} as a .npy array ({err}); save it with numpy.save.") from err
+        check_values(array, path)
         if array.ndim < 2 or tuple(array.shape[1:]) != tuple(input_shape):
             expected = ", ".join(["N", *map(str, input_shape)])
             raise DataError(f"{path} has shape {tuple(array.shape)} but the model expects ({expected}); reshape the array.")

@@ -14,6 +14,7 @@ from rich.table import Table
 from torch.utils.data import DataLoader, TensorDataset
 
 from lit_dnn.checkpoint import load_classifier
+from lit_dnn.errors import ConfigError
 from lit_dnn.inputs import load_inputs, normalize
 
 log = logging.getLogger(__name__)
@@ -21,6 +22,10 @@ log = logging.getLogger(__name__)
 
 def predict(cfg: DictConfig) -> list[dict[str, Any]]:
     """Runs ``trainer.predict`` (the model's softmax ``predict_step``); writes ``predictions.csv``."""
+    for key in ("top_k", "batch_size"):
+        value = cfg.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{key}={value!r} must be a positive integer.")
     model, hp = load_classifier(cfg.ckpt_path)
     names, raw = load_inputs(cfg.input, tuple(hp["input_shape"]), invert=cfg.invert)
     inputs = normalize(raw, hp["normalization"])

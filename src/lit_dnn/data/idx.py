@@ -15,7 +15,7 @@ def read_idx(path: Path) -> torch.Tensor:
     try:
         raw = path.read_bytes()
     except OSError as err:
-        raise DataError(f"cannot read {path}: {err.strerror}.") from err
+        raise DataError(f"cannot read {path} ({err.strerror}); check that the file and its folder are readable.") from err
     fix = "delete it so it can be downloaded again (data.download=true) or copy a good copy there"
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != _UBYTE or not 1 <= raw[3] <= 4:
         raise DataError(f"{path} is not an IDX file of unsigned bytes (wrong magic number {raw[:4].hex()}); {fix}.")

@@ -48,6 +48,8 @@ DATASETS: dict[str, ImageDatasetSpec] = {
          "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
     ),
 }
+LOOKS = {"mnist": "a white digit on black, as in MNIST",
+         "fashion_mnist": "a light garment on black, as in Fashion-MNIST"}
 _FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
           "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
 
@@ -70,7 +72,12 @@ def split_files(data_dir: str | Path, dataset: str, split: str, download: bool =
     spec = DATASETS[dataset]
     folder = raw_folder(data_dir, dataset)
     paths = [folder / name for name in _FILES[split]]
-    if not all(p.exists() for p in paths):
+    try:
+        present = all(p.exists() for p in paths)
+    except PermissionError as err:
+        raise DataError(f"cannot look into {folder} ({err.strerror}); make it readable (chmod) or set data.data_dir "
+                        f"(or DATA_DIR) to a folder you can read.") from err
+    if not present:
         if download:
             root = Path(data_dir).expanduser()
             made = [p for p in (root, root / spec.folder, folder) if not p.exists()]
@@ -101,6 +108,11 @@ def load_split(data_dir: str | Path, dataset: str, split: str, download: bool = 
     if images.ndim != 3 or labels.ndim != 1:
         raise DataError(f"{paths[0]} must hold images (N, H, W) and {paths[1]} labels (N,); got shapes "
                         f"{tuple(images.shape)} and {tuple(labels.shape)}.")
+    if tuple(images.shape[1:]) != (28, 28):
+        raise DataError(f"{paths[0]} holds images of {tuple(images.shape[1:])} pixels, but {dataset} images are 28x28; "
+                        f"replace it with the dataset's own file.")
+    if len(images) == 0:
+        raise DataError(f"{paths[0]} holds no images; replace it with the dataset's own file.")
     if len(images) != len(labels):
         raise DataError(f"{paths[0]} holds {len(images)} images but {paths[1]} holds {len(labels)} labels; "
                         f"the two files must come from the same dataset release.")
@@ -146,7 +158,7 @@ class ImageDataModule(InMemoryDataModule):
         if isinstance(mean, torch.Tensor):
             mean, std = mean.tolist(), std.tolist()
         return {"scale": 1 / 255, "mean": mean, "std": std,
-                "doc": "pixels 0..255 (white digit on black, as in MNIST) times scale, minus mean, over std"}
+                "doc": f"28x28 pixels 0..255 ({LOOKS[self.dataset]}) times scale, minus mean, over std"}
 
     def prepare_data(self) -> None:
         """Downloads missing files (once per machine in DDP); reading them is ``setup``'s work."""
