@@ -51,11 +51,11 @@ def build_model(model_cfg: Any, input_shape: tuple[int, ...], class_names: list[
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
     """Load a checkpoint with ``weights_only=True``, turning every failure into one sentence."""
-    path = Path(path)
+    path = Path(str(path))
     if path.is_dir():
         raise CheckpointError(f"ckpt_path={path} is a folder; pass a .ckpt file in it, e.g. {path}/last.ckpt.")
     if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} does not exist; pass ckpt_path=<a .ckpt file written by train.py>.")
+        raise CheckpointError(f"ckpt_path={path} does not exist; pass ckpt_path=<a .ckpt file written by train.py>.")
     if path.stat().st_size == 0:
         raise CheckpointError(f"{path} is empty (0 bytes); pass another .ckpt, e.g. checkpoints/last.ckpt of the run.")
     try:

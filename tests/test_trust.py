@@ -1,0 +1,153 @@
+"""Files from other people, resumes and exports that a person can trust (issue "Runs you can trust")."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from conftest import ROOT, compose_cfg, run_script, tiny_overrides
+from lit_dnn.train import train
+
+CANARY = "lit_dnn_canary"
+
+
+@pytest.fixture(scope="module")
+def fashion_run(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished Fashion-MNIST run (per-pixel standardisation, the dataset's default) of 2 epochs."""
+    tmp = tmp_path_factory.mktemp("fashion")
+    train(compose_cfg(["data=fashion_mnist", *tiny_overrides(tiny_data)], tmp))
+    return tmp / "run"
+
+
+def crafted(source: Path, folder: Path, name: str, edit) -> Path:  # noqa: ANN001
+    checkpoint = torch.load(source, weights_only=True)
+    edit(checkpoint["hyper_parameters"], folder / CANARY)
+    path = folder / f"{name}.ckpt"
+    torch.save(checkpoint, path)
+    return path
+
+
+ATTACKS = {
+    # every one of these loads with weights_only=True: they are plain dicts and strings
+    "open": lambda hp, canary: hp["model"]["net"].update(
+        init={"_target_": "builtins.open", "file": str(canary) + "_open", "mode": "w"}),
+    "write_text": lambda hp, canary: hp["model"].update(
+        scheduler={"_target_": "pathlib.Path.write_text", "self": {"_target_": "pathlib.Path", "_args_": [str(canary) + "_wt"]},
+                   "data": "import os"}),
+    "subprocess": lambda hp, canary: hp["data"].update(
+        _target_="subprocess.run", args=["touch", str(canary) + "_sp"]),
+    "net_target": lambda hp, canary: hp["model"]["net"].update(
+        _target_="subprocess.run", args=["touch", str(canary) + "_net"]),
+}
+
+
+@pytest.mark.parametrize("attack", sorted(ATTACKS))
+def test_crafted_checkpoint_writes_and_runs_nothing(attack: str, fashion_run: Path, tiny_data: Path, tmp_path: Path) -> None:
+    path = crafted(fashion_run / "checkpoints" / "last.ckpt", tmp_path, attack, ATTACKS[attack])
+    commands = [
+        ("eval.py", [f"ckpt_path={path}", f"data.data_dir={tiny_data}"]),
+        ("predict.py", [f"ckpt_path={path}", f"input={tmp_path}/input.png"]),
+        ("export.py", [f"ckpt_path={path}"]),
+        ("train.py", [*tiny_overrides(tiny_data), f"ckpt_path={path}", "trainer.max_epochs=3"]),
+    ]
+    Image.fromarray(np.zeros((28, 28), np.uint8)).save(tmp_path / "input.png")
+    for script, args in commands:
+        result = run_script(script, [*args, f"hydra.run.dir={tmp_path}/out_{script}"])
+        assert not list(tmp_path.glob(f"{CANARY}*")), (script, result.stderr[-1500:])
+        assert "Traceback" not in result.stderr, (script, result.stderr[-1500:])
+        # eval, predict and export build the network alone and may ignore a setting they do not use;
+        # a resume adopts every setting, so it refuses any target it does not build itself
+        if script == "train.py" or (script == "eval.py" and attack != "write_text") or attack in ("open", "net_target"):
+            assert result.returncode == 2, (script, result.stderr[-1500:])
+            assert result.stderr.strip().splitlines()[-1].startswith(f"Error: {path}"), (script, result.stderr[-500:])
+        else:
+            assert result.returncode == 0, (script, result.stderr[-1500:])
+
+
+class Evil:
+    def __reduce__(self):  # noqa: ANN204
+        return (os.system, (f"touch {CANARY}_pickle",))
+
+
+def test_malicious_pickle_is_refused_as_unsafe(tmp_path: Path) -> None:
+    path = tmp_path / "evil.ckpt"
+    torch.save({"state_dict": {}, "hyper_parameters": {"model": {}}, "payload": Evil()}, path)
+    result = run_script("predict.py", [f"ckpt_path={path}", f"input={tmp_path}", f"hydra.run.dir={tmp_path}/out"])
+    assert result.returncode == 2 and not list(ROOT.glob(f"{CANARY}*"))
+    assert result.stderr.strip() == (f"Error: {path} holds pickled objects other than tensors and plain values, refused for "
+                                     f"safety (loading them could run code); pass a .ckpt written by train.py.")
+
+
+@pytest.mark.parametrize(("make", "message"), [
+    (lambda d: ((d / "zero.ckpt").write_bytes(b""), d / "zero.ckpt")[1], "{} is empty (0 bytes)"),
+    (lambda d: ((d / "folder").mkdir(), d / "folder")[1], "ckpt_path={} is a folder; pass a .ckpt file in it"),
+    (lambda d: (torch.save({"a": 1}, d / "p.ckpt"), d / "p.ckpt")[1], "{} is a torch file but not a Lightning checkpoint"),
+    (lambda d: 21, "ckpt_path=21 does not exist"),
+])
+def test_odd_checkpoint_files_are_one_sentence(make, message: str, tmp_path: Path) -> None:  # noqa: ANN001
+    path = make(tmp_path)
+    for script in ("eval.py", "train.py"):
+        result = run_script(script, [f"ckpt_path={path}", f"hydra.run.dir={tmp_path}/out"])
+        assert result.returncode == 2, result.stderr[-1500:]
+        last = result.stderr.strip().splitlines()[-1]
+        assert last.startswith("Error: ") and message.format(path) in last, last
+        assert not (tmp_path / "out").exists()  # no stray run folder
+
+
+def test_last_checkpoint_is_the_last_epoch_not_the_best(tiny_data: Path, tmp_path: Path) -> None:
+    """Lightning 2.6's save_last rewrites last.ckpt only with a new best; ours is every epoch's end."""
+    train(compose_cfg([*tiny_overrides(tiny_data), "trainer.max_epochs=4", "callbacks.early_stopping=null",
+                       "callbacks.model_checkpoint.monitor=val/loss", "callbacks.model_checkpoint.mode=max"], tmp_path))
+    folder = tmp_path / "run" / "checkpoints"
+    last = torch.load(folder / "last.ckpt", weights_only=True)
+    (best,) = folder.glob("epoch_*.ckpt")  # the worst val/loss: epoch 0
+    assert best.name == "epoch_000.ckpt"
+    assert last["epoch"] == 3 and last["global_step"] == 4 * 4  # 4 epochs of 4 batches
+    assert set(last["fit_metrics"]) >= {"train/loss", "train/acc", "val/loss", "val/acc", "val/acc_best"}
+
+
+def test_resume_continues_the_checkpoints_run_and_refuses_other_settings(tiny_data: Path, tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    base = [o for o in tiny_overrides(tiny_data) if not o.startswith("trainer.max_epochs")] + [f"paths.log_dir={logs}"]
+    first = run_script("train.py", [*base, "data=fashion_mnist", "trainer.max_epochs=3", "model.net.dropout=0.1"])
+    assert first.returncode == 0, first.stderr[-2000:]
+    (run,) = (logs / "train" / "runs").iterdir()
+    finished = json.loads((run / "metrics.json").read_text())
+    (run / "metrics.json").unlink()  # as if killed while testing: an unfinished run
+    last = (run / "checkpoints" / "last.ckpt").read_bytes()
+
+    refused = run_script("train.py", [*base, "ckpt_path=last", "data=mnist", "model.net.hidden_dims=[64]"])
+    assert refused.returncode == 2
+    assert re.search(r"resumes a run trained with other settings than this command sets \(data.dataset='mnist' "
+                     r"\(checkpoint: 'fashion_mnist'\); .*model.net.hidden_dims=\[64\] \(checkpoint: \[128\]\)",
+                     refused.stderr), refused.stderr[-1500:]
+    assert (run / "checkpoints" / "last.ckpt").read_bytes() == last and not (run / "metrics.json").exists()
+
+    resumed = run_script("train.py", [*base, "ckpt_path=last"])  # this command's defaults: MNIST, 8 epochs, dropout 0.2
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert f"Resuming the unfinished run {run}" in resumed.stderr + resumed.stdout
+    again = json.loads((run / "metrics.json").read_text())
+    volatile = ("wall_time_s", "best_model_path")
+    assert {k: v for k, v in again.items() if k not in volatile} == {k: v for k, v in finished.items() if k not in volatile}
+    assert again["epochs_run"] == 3 and "test/acc_per_class/Ankle boot" in again
+
+
+def test_exported_fashion_model_runs_the_readme_snippet(fashion_run: Path, tiny_data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "export"
+    result = run_script("export.py", [f"ckpt_path={fashion_run}/checkpoints/last.ckpt", f"hydra.run.dir={out}"])
+    assert result.returncode == 0, result.stderr[-2000:]
+    meta = json.loads((out / "model.json").read_text())
+    assert "garment" in meta["normalization"]["doc"] and np.asarray(meta["normalization"]["mean"]).shape == (28, 28)
+    Image.fromarray(np.full((28, 28), 200, np.uint8)).save(out / "digit.png")
+    snippet = re.search(r"```python\n(import json, numpy.*?)```", (ROOT / "README.md").read_text(), re.S).group(1)
+    ran = subprocess.run([sys.executable, "-c", snippet], cwd=out, capture_output=True, text=True, timeout=120)
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    name, probability = ran.stdout.rsplit(" ", 1)
+    assert name in meta["class_names"] and 0 < float(probability) <= 1
