@@ -71,10 +71,24 @@ def test_optuna_search_interrupted_resumes_to_exactly_n_trials(tmp_path: Path) -
     proc.wait()
     assert len(study(logs).get_trials(states=(optuna.trial.TrialState.COMPLETE,))) == 2
 
+    assert study(logs).trials[2].state == optuna.trial.TrialState.RUNNING  # what the killed worker left
+
     again = subprocess.run(optuna_command(logs), cwd=ROOT, capture_output=True, text=True)
     assert again.returncode == 0, again.stderr[-2000:]
-    assert "2 trials finished of 4" in again.stderr + again.stdout
-    assert len(study(logs).get_trials(states=(optuna.trial.TrialState.COMPLETE,))) == 4
+    assert "Trial 2 was left running by a stopped worker" in again.stderr + again.stdout
+    assert "3 trials finished of 4" in again.stderr + again.stdout  # the killed trial counts as failed
+    trials = study(logs).trials
+    assert [t.state.name for t in trials] == ["COMPLETE", "COMPLETE", "FAIL", "COMPLETE"]
+    assert trials[3].params not in (trials[0].params, trials[1].params)  # the rerun's sampler is seeded anew
+
+
+def test_unknown_optimized_metric_fails_before_any_trial(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    result = subprocess.run(optuna_command(logs, "optimized_metric=val/accuracy"), cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith(
+        "Error: optimized_metric='val/accuracy' is not a metric this run logs; use one of train/loss, train/acc, val/acc_best")
+    assert not list(logs.glob("train/optuna/*/trial_*"))
 
 
 def test_two_workers_share_one_study(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ import logging
 import math
 import os
 import socket
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
@@ -32,6 +33,16 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 SAMPLERS = {"tpe": "TPESampler", "random": "RandomSampler"}  # names in optuna.samplers
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 def search_space(params: dict[str, str]) -> dict[str, Override]:
@@ -77,14 +88,11 @@ class LitOptunaSweeper(Sweeper):
         sweep_dir = Path(self.config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
         url = self.storage or f"sqlite:///{sweep_dir.resolve()}/optuna.db"
-        name = self.sampler_conf.get("name", "tpe")
-        seed = self.sampler_conf.get("seed")
-        sampler = getattr(optuna.samplers, SAMPLERS[name])(seed=seed)
         engine = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
         for attempt in range(5):
             try:  # two workers starting together race to create the schema; the loser retries
                 storage = optuna.storages.RDBStorage(url, engine_kwargs=engine)
-                return optuna.create_study(study_name=self.study_name, storage=storage, sampler=sampler,
+                return optuna.create_study(study_name=self.study_name, storage=storage,
                                            direction=self.direction, load_if_exists=True)
             except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.OperationalError):
                 if attempt == 4:
@@ -92,10 +100,50 @@ class LitOptunaSweeper(Sweeper):
                 time.sleep(0.5 + attempt)
         raise AssertionError("unreachable")
 
+    def sampler(self, trials_so_far: int) -> optuna.samplers.BaseSampler:
+        """Seeded from the sampler seed and the trials already in the study: a rerun or a second
+        worker draws new parameters instead of repeating the first worker's sequence."""
+        import optuna
+
+        seed = self.sampler_conf.get("seed")
+        if seed is not None:
+            seed = (int(seed) + 1_000_003 * trials_so_far) % 2**32
+        return getattr(optuna.samplers, SAMPLERS[self.sampler_conf.get("name", "tpe")])(seed=seed)
+
+    def fail_abandoned_trials(self, study: optuna.Study) -> None:
+        """Trials left RUNNING by a worker of this machine that no longer runs (killed) are marked failed."""
+        import optuna
+
+        host = socket.gethostname()
+        for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+            worker_host, _, pid = str(trial.user_attrs.get("worker", "")).rpartition(":")
+            if worker_host == host and pid.isdigit() and not pid_alive(int(pid)):
+                study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
+                log.warning("Trial %d was left running by a stopped worker (%s); marked failed", trial.number, trial.user_attrs["worker"])
+
+    def check_config(self) -> None:
+        """A metric name that no run logs fails every trial: say so once, before the first."""
+        import hydra
+
+        from lit_dnn.checkpoint import build_model
+        from lit_dnn.config_checks import check_metric_names
+        from lit_dnn.errors import UserError
+
+        try:
+            datamodule = hydra.utils.instantiate(self.config.data)  # reads no file until setup
+            model = build_model(self.config.model, datamodule.input_shape, datamodule.class_names)
+            check_metric_names(model.metric_names(), self.config)
+        except UserError as err:
+            print(f"Error: {err}", file=sys.stderr)
+            sys.exit(2)
+
     def sweep(self, arguments: list[str]) -> None:
         import optuna
 
+        self.check_config()
         study = self._study()
+        self.fail_abandoned_trials(study)
+        study.sampler = self.sampler(len(study.trials))
         finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL, optuna.trial.TrialState.PRUNED)
         fixed = list(arguments)
         log.info("Study %r (%s): %d trials finished of %d", study.study_name, self.storage or "sqlite in the sweep folder",
@@ -114,7 +162,8 @@ class LitOptunaSweeper(Sweeper):
                     log.info("Trial %d: %s = %.4f", trial.number, self.config.get("optimized_metric"), value)
                 else:
                     study.tell(trial, state=optuna.trial.TrialState.FAIL)
-                    log.warning("Trial %d failed (see its error.json)", trial.number)
+                    error = Path(self.config.hydra.sweep.dir) / f"trial_{trial.number:04d}" / "error.json"
+                    log.warning("Trial %d failed (%s)", trial.number, f"see {error}" if error.exists() else "no error.json: killed?")
         best = study.best_trial if any(t.state.name == "COMPLETE" for t in study.trials) else None
         if best is not None:
             log.info("Best trial %d: %.4f with %s", best.number, best.value, best.params)
