@@ -109,6 +109,24 @@ def test_sigterm_saves_a_loadable_last_checkpoint(medium_data: Path, tmp_path: P
     assert read_checkpoint(last)["global_step"] > 0
 
 
+def test_ctrl_c_saves_and_says_how_to_resume_and_a_killed_save_leaves_nothing(medium_data: Path, tmp_path: Path) -> None:
+    proc = start(command(medium_data, tmp_path / "run", "trainer.max_epochs=50", "model.scheduler=null"))
+    last = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    wait_for_epoch(last, 0, proc)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1
+    assert f"Stopped by Ctrl+C: saved {last} at epoch " in err and f"; resume with ckpt_path={last}." in err
+    saved = read_checkpoint(last)
+    assert saved["global_step"] > 0
+    stale = last.with_name(f".last.ckpt.tmp-{2**22 + 7}")  # what a save killed halfway leaves
+    stale.write_bytes(b"partial")
+    resumed = run_script("train.py", command(medium_data, tmp_path / "again", f"ckpt_path={last}", "trainer.max_epochs=2",
+                                             "model.scheduler=null"))
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert not stale.exists()
+
+
 def test_same_seed_same_metrics(tiny_data: Path, tmp_path: Path) -> None:
     first = train(compose_cfg([*tiny_overrides(tiny_data), "seed=3"], tmp_path / "a"))
     second = train(compose_cfg([*tiny_overrides(tiny_data), "seed=3"], tmp_path / "b"))

@@ -53,8 +53,7 @@ def run_task(task: Callable[[DictConfig], Any], cfg: DictConfig) -> Any:
     try:
         return task(cfg)
     except SIGTERMException as err:
-        saved = f"saved {err.args[0]}; resume with ckpt_path={err.args[0]}" if err.args else "no checkpoint saved"
-        print(f"Stopped by SIGTERM: {saved}.", file=sys.stderr)
+        print(f"Stopped by SIGTERM: {err.args[0] if err.args else 'no checkpoint saved'}.", file=sys.stderr)
         sys.exit(143)
     except Exception as err:
         if in_multirun():

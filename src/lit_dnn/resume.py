@@ -125,5 +125,7 @@ def resume_folder(cfg: DictConfig, ckpt_path: Path) -> None:
                  run, ckpt_path.name, cfg.paths.output_dir)
     else:
         log.info("Resuming the unfinished run %s from %s", run, ckpt_path.name)
+        for partial in (run / "checkpoints").glob(".*.tmp-*"):  # a save the killed process never finished
+            partial.unlink(missing_ok=True)
         with open_dict(cfg):
             cfg.paths.output_dir = str(run)

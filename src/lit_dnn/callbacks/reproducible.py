@@ -1,4 +1,7 @@
-"""Seeding that makes a resumed run continue exactly as an uninterrupted one."""
+"""Seeding that makes a resumed run continue exactly as an uninterrupted one, and saving on a signal."""
+
+import sys
+from pathlib import Path
 
 import lightning as L
 import torch
@@ -23,16 +26,27 @@ class EpochSeed(L.Callback):
 
 
 class PreemptionCheckpoint(L.Callback):
-    """On SIGTERM (a cluster's preemption notice) save ``last.ckpt`` before the process exits.
+    """On SIGTERM (a cluster's preemption notice) or Ctrl+C, save ``last.ckpt`` and say how to resume.
 
-    Lightning turns SIGTERM into ``SIGTERMException`` after the current batch; the epoch
-    is then incomplete, so resuming repeats the rest of that epoch's batch count.
+    Lightning turns SIGTERM into ``SIGTERMException`` after the current batch; the epoch is
+    then incomplete, so resuming repeats the rest of that epoch's batch count. During testing
+    nothing is saved: the model then holds the best weights, and ``last.ckpt`` already holds the
+    last epoch (resuming it only tests again). The sentence goes into the exception (SIGTERM:
+    ``run_task`` prints it) or to stderr (Ctrl+C: Lightning exits with code 1 right after).
     """
 
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
         checkpoint = trainer.checkpoint_callback
-        fitting = trainer.state.fn == TrainerFn.FITTING  # during testing the model holds the best weights, not the last
-        if isinstance(exception, SIGTERMException) and fitting and checkpoint is not None and checkpoint.dirpath:
-            path = f"{checkpoint.dirpath}/last.ckpt"
+        if not isinstance(exception, (SIGTERMException, KeyboardInterrupt)) or checkpoint is None or not checkpoint.dirpath:
+            return
+        path = Path(checkpoint.dirpath) / "last.ckpt"
+        if trainer.state.fn == TrainerFn.FITTING:
             trainer.save_checkpoint(path)
-            exception.args = (path,)
+            told = f"saved {path} at epoch {trainer.current_epoch + 1}, step {trainer.global_step}; resume with ckpt_path={path}"
+        elif path.exists():
+            told = f"stopped while {trainer.state.fn.value}; {path} holds the last epoch: resume with ckpt_path={path}"
+        else:
+            return
+        if isinstance(exception, KeyboardInterrupt):
+            print(f"Stopped by Ctrl+C: {told}.", file=sys.stderr)
+        exception.args = (told,)
