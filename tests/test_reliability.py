@@ -199,3 +199,15 @@ def test_nan_from_the_command_line_is_one_sentence(tmp_path: Path) -> None:
                                      "model.scheduler=null", f"hydra.run.dir={tmp_path}/run"])
     assert result.returncode == 2
     assert "Error: the training loss became nan at epoch 0, step" in result.stderr.strip().splitlines()[-1]
+
+
+def test_killed_at_every_kind_of_moment_resumes_to_the_same_metrics(tiny_data: Path, tmp_path: Path) -> None:
+    """scripts/fault_injection.py on tiny data: one kill in training, validation, a checkpoint save,
+    testing and at the end of testing (the README reports its 10-kill run on the real MNIST)."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from fault_injection import HOOKS, inject
+
+    rows = inject(tiny_data, tmp_path, kills=len(HOOKS), epochs=3, seed=0, extra=["data.val_split=100", "data.batch_size=64"])
+    assert [r["moment"].split()[0] for r in rows] == list(HOOKS)
+    assert all(r["killed_exit"] == -signal.SIGKILL for r in rows), rows
+    assert [r["identical"] for r in rows] == [True] * len(HOOKS), rows
