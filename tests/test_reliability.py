@@ -211,3 +211,29 @@ def test_killed_at_every_kind_of_moment_resumes_to_the_same_metrics(tiny_data: P
     assert [r["moment"].split()[0] for r in rows] == list(HOOKS)
     assert all(r["killed_exit"] == -signal.SIGKILL for r in rows), rows
     assert [r["identical"] for r in rows] == [True] * len(HOOKS), rows
+
+
+def test_disk_full_while_saving_is_one_sentence_and_keeps_the_last_checkpoint(tiny_data: Path, tmp_path: Path,
+                                                                             monkeypatch: pytest.MonkeyPatch,
+                                                                             capsys: pytest.CaptureFixture) -> None:
+    import errno
+
+    from lit_dnn.cli import run_task
+
+    real_save, saves = torch.save, {"n": 0}
+
+    def full_after_two(obj: object, f: object) -> None:
+        saves["n"] += 1
+        if saves["n"] > 2:  # epoch 0: the best and last.ckpt; then the disk is full
+            raise OSError(errno.ENOSPC, "No space left on device", str(getattr(f, "name", f)))
+        real_save(obj, f)
+
+    monkeypatch.setattr(torch, "save", full_after_two)
+    with pytest.raises(SystemExit) as exit_info:
+        run_task(train, compose_cfg([*tiny_overrides(tiny_data), "trainer.max_epochs=3"], tmp_path))
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("Error: could not write ") and "(No space left on device); free disk space" in err
+    monkeypatch.setattr(torch, "save", real_save)
+    assert read_checkpoint(tmp_path / "run" / "checkpoints" / "last.ckpt")["epoch"] == 0
+    assert not list((tmp_path / "run" / "checkpoints").glob(".*tmp*"))

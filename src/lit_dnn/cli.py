@@ -1,5 +1,6 @@
 """What the root scripts share: one-sentence errors, and failures that do not end a sweep."""
 
+import errno
 import json
 import logging
 import os
@@ -62,6 +63,9 @@ def run_task(task: Callable[[DictConfig], Any], cfg: DictConfig) -> Any:
             error = {"error": f"{type(err).__name__}: {first_line}", "wall_time_s": round(time.perf_counter() - start, 3)}
             (Path(HydraConfig.get().runtime.output_dir) / "error.json").write_text(json.dumps(error, indent=2) + "\n")
             return None
+        if isinstance(err, OSError) and err.errno in WRITE_ERRORS:
+            err = UserError(f"could not write {err.filename or 'a result file'} ({err.strerror}); free disk space or set "
+                            f"paths.log_dir to a writable folder (the last complete checkpoint and results are kept).")
         if isinstance(err, MissingMandatoryValue):
             err = UserError(f"{err.full_key} is required; add {err.full_key}=<{REQUIRED.get(err.full_key, 'value')}> to the command.")
         if not isinstance(err, (UserError, NonFiniteLossError)) or os.environ.get("HYDRA_FULL_ERROR") == "1":
@@ -71,6 +75,7 @@ def run_task(task: Callable[[DictConfig], Any], cfg: DictConfig) -> Any:
         sys.exit(2)
 
 
+WRITE_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
 REQUIRED = {"ckpt_path": "a .ckpt written by train.py, e.g. logs/train/runs/<run>/checkpoints/last.ckpt",
             "input": "a folder of images, one image, or a .npy array"}
 
