@@ -41,7 +41,28 @@ BAD = [
     (["data.dataset=cifar10"], "data.dataset='cifar10' is unknown; use one of mnist, fashion_mnist"),
     (["seed=abc"], "seed='abc' must be an integer"),
     (["ckpt_path=/no/such/file.ckpt"], "ckpt_path=/no/such/file.ckpt does not exist"),
+    (["model.optimizer=sgd"], "model.optimizer='sgd' is not an optimizer config; choose the class with model.optimizer._target_"),
+    (["+model.optimizer.weight_decay=-1"], "model.optimizer (torch.optim.Adam) refuses its arguments: Invalid weight_decay value: -1"),
+    (["model.optimizer.lr=nan"], "model.optimizer.lr=nan must be a positive number"),
+    (["model.optimizer.lr=inf"], "model.optimizer.lr=inf must be a positive number"),
+    (["seed=-1"], "seed=-1 must be an integer from 0 to 2**32 - 1"),
+    (["seed=4294967296"], "seed=4294967296 must be an integer from 0 to 2**32 - 1"),
+    (["data=binary", "data.n_features=1", "data.n_informative=1", "data.n_redundant=0"],
+     "data.n_informative=1 must be at least 2"),
+    (["callbacks.model_checkpoint.monitor=val/nope"],
+     "callbacks.model_checkpoint.monitor='val/nope' is not a metric this run logs; use one of train/loss, train/acc, val/acc_best"),
+    (["callbacks.early_stopping.monitor=val/f1"], "callbacks.early_stopping.monitor='val/f1' is not a metric this run logs"),
+    (["optimized_metric=val/accuracy"], "optimized_metric='val/accuracy' is not a metric this run logs"),
+    (["trainer.check_val_every_n_epoch=0"], "trainer.check_val_every_n_epoch=0 must be a positive integer"),
+    (["trainer.precision=8"], "trainer.precision=8 is not one of 32, 32-true"),
+    (["trainer.precision=16"], "trainer.precision=16 needs a GPU (on the CPU Lightning would silently use bf16)"),
+    (["trainer.devices=0"], "trainer.devices=0 must be a positive count, -1 (all) or auto"),
+    (["model.scheduler.peak_factor=0"], "model.scheduler.peak_factor=0 must be a positive number"),
+    (["model.scheduler.peak_factor=-1"], "model.scheduler.peak_factor=-1 must be a positive number"),
+    (["model.scheduler_interval=weekly"], "model.scheduler_interval='weekly' is not one of epoch, step"),
 ]
+if not torch.cuda.is_available():  # what a machine without a GPU says to trainer=gpu
+    BAD.append((["data=binary", "trainer=gpu"], "trainer.accelerator=gpu but this machine has no GPU that torch can use"))
 
 
 @pytest.mark.parametrize(("overrides", "message"), BAD, ids=[" ".join(o) for o, _ in BAD])
@@ -89,3 +110,11 @@ def test_optimizer_taking_kwargs_keeps_every_argument(tmp_path: Path) -> None:
     cfg = compose_cfg([f"model.optimizer._target_={__name__}.KwargsAdam"], tmp_path)
     check_model(cfg.model)  # fused and lr reach **kwargs: no error
     assert cfg.model.optimizer.fused is True
+
+
+@pytest.mark.parametrize("optimizer", ["torch.optim.Adagrad", "torch.optim.SGD"])  # neither has momentum to cycle
+def test_optimizers_without_momentum_train_with_the_default_schedule(optimizer: str, tmp_path: Path) -> None:
+    metrics = train(compose_cfg(["data=binary", "trainer.max_epochs=2", "callbacks.rich_progress_bar=null",
+                                 "+trainer.enable_progress_bar=false", f"model.optimizer._target_={optimizer}",
+                                 "~model.optimizer.fused", "model.optimizer.lr=0.01"], tmp_path))
+    assert metrics["test/acc"] > 0.6 and metrics["epochs_run"] == 2

@@ -2,6 +2,8 @@
 
 import csv
 import json
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -81,13 +83,30 @@ def test_npy_array_input(checkpoint: Path, test_images: tuple, tmp_path: Path) -
     assert [float(r["probability"]) for r in rows] == pytest.approx(probs.max(1).values.tolist(), abs=1e-6)
 
 
+def huge_png(path: Path) -> Path:
+    """A PNG header announcing 30000 x 30000 pixels: Pillow refuses it as a decompression bomb."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", 30000, 30000, 8, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b""))
+    return path
+
+
 @pytest.mark.parametrize(("make_input", "message"), [
     (lambda d: (d / "bad.png").write_bytes(b"not an image") and d / "bad.png", "cannot read {} as an image"),
     (lambda d: np.save(d / "w.npy", np.zeros((4, 5))) or d / "w.npy", "has shape (4, 5) but the model expects (N, 28, 28)"),
+    (lambda d: huge_png(d / "huge.png"), "{} has more pixels than Pillow reads safely"),
+    (lambda d: np.save(d / "s.npy", np.full((2, 28, 28), "a")) or d / "s.npy", "{} holds <U1 values; save real numbers"),
+    (lambda d: np.save(d / "e.npy", np.zeros((0, 28, 28))) or d / "e.npy", "{} holds no samples (shape (0, 28, 28))"),
+    (lambda d: np.save(d / "n.npy", np.full((2, 28, 28), np.nan)) or d / "n.npy", "{} has 1568 NaN or infinite values"),
+    (lambda d: np.save(d / "c.npy", np.zeros((2, 28, 28), complex)) or d / "c.npy", "{} holds complex128 values"),
+    (lambda d: np.save(d / "k.npy", np.zeros((2, 28, 28))) or (d / "k.npy", "top_k=0"), "top_k=0 must be a positive integer"),
+    (lambda d: np.save(d / "b.npy", np.zeros((2, 28, 28))) or (d / "b.npy", "batch_size=0"), "batch_size=0 must be a positive integer"),
 ])
 def test_bad_inputs_are_one_sentence(checkpoint: Path, tmp_path: Path, make_input, message: str) -> None:
-    path = make_input(tmp_path)
-    result = run_script("predict.py", [f"ckpt_path={checkpoint}", f"input={path}", f"hydra.run.dir={tmp_path}/out"])
+    path, *extra = made if isinstance(made := make_input(tmp_path), tuple) else (made,)
+    result = run_script("predict.py", [f"ckpt_path={checkpoint}", f"input={path}", *extra, f"hydra.run.dir={tmp_path}/out"])
     assert result.returncode == 2
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("Error: ") and message.format(path) in last and "Traceback" not in result.stderr
