@@ -47,7 +47,7 @@ def test_ddp_sim_two_processes(dataset: str, tiny_data: Path, tmp_path: Path) ->
         data_args, n_train, n_test, extra = ["data=binary"], 700, 150, []
     else:
         data_args = [f"data.data_dir={tiny_data}", "data.val_split=100", "data.download=false"]
-        n_train, n_test, extra = 500, 200, [f"+data.data_dir={tiny_data}"]
+        n_train, n_test, extra = 500, 200, [f"data.data_dir={tiny_data}"]
     run, metrics = run_ddp(tmp_path, data_args)
     counts = torch.tensor(json.loads((run / "confusion_matrix.json").read_text())["counts"])
     assert counts.sum() == n_test  # every test sample exactly once: no padding duplicates

@@ -62,7 +62,7 @@ def test_train_writes_metrics_and_tests_best_checkpoint(tiny_data: Path, tmp_pat
     assert callback_state["best_model_score"].item() == pytest.approx(written["val/acc_best"])
     assert list((tmp_path / "run" / "tensorboard").glob("events.out.tfevents.*"))
     # eval.py on that checkpoint reproduces the test accuracy
-    eval_cfg = compose_cfg([f"ckpt_path={best}", "trainer.accelerator=cpu", f"+data.data_dir={tiny_data}"], tmp_path / "eval", "eval")
+    eval_cfg = compose_cfg([f"ckpt_path={best}", "trainer.accelerator=cpu", f"data.data_dir={tiny_data}"], tmp_path / "eval", "eval")
     assert evaluate(eval_cfg)["test/acc"] == pytest.approx(written["test/acc"], abs=1e-6)
 
 

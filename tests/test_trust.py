@@ -137,6 +137,9 @@ def test_resume_continues_the_checkpoints_run_and_refuses_other_settings(tiny_da
     volatile = ("wall_time_s", "best_model_path")
     assert {k: v for k, v in again.items() if k not in volatile} == {k: v for k, v in finished.items() if k not in volatile}
     assert again["epochs_run"] == 3 and "test/acc_per_class/Ankle boot" in again
+    assert list((logs / "train" / "runs").iterdir()) == [run]  # the resume command's folder moved into the run
+    (record,) = (run / "resumes").iterdir()
+    assert "Resuming the unfinished run" in (record / "train.log").read_text() and (record / ".hydra" / "config.yaml").exists()
 
 
 def test_exported_fashion_model_runs_the_readme_snippet(fashion_run: Path, tiny_data: Path, tmp_path: Path) -> None:

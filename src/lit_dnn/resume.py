@@ -11,11 +11,13 @@ optimisers and schedules, so resuming never imports anything a file names.
 
 import inspect
 import logging
+import shutil
 from pathlib import Path
 from typing import Any
 
 import torch
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from lit_dnn.checkpoint import DATAMODULES
@@ -129,3 +131,16 @@ def resume_folder(cfg: DictConfig, ckpt_path: Path) -> None:
             partial.unlink(missing_ok=True)
         with open_dict(cfg):
             cfg.paths.output_dir = str(run)
+
+
+def file_resume_record(output_dir: Path) -> None:
+    """A resume writes into the run it continues; its own Hydra folder (config and log) moves
+    there too, as ``resumes/<time>``, so no second folder is left behind."""
+    if not HydraConfig.initialized() or HydraConfig.get().mode == RunMode.MULTIRUN:  # a sweep's job folders stay
+        return
+    own = Path(HydraConfig.get().runtime.output_dir)
+    if not own.is_dir() or own.resolve() == output_dir.resolve():
+        return
+    target = output_dir / "resumes" / own.name
+    target.parent.mkdir(exist_ok=True)
+    shutil.move(own, target)  # the log handler keeps writing to the moved file

@@ -17,7 +17,7 @@ from lit_dnn.callbacks.reproducible import EpochSeed, PreemptionCheckpoint
 from lit_dnn.checkpoint import build_model, check_shapes, metadata, read_checkpoint
 from lit_dnn.config_checks import check_metric_names, check_train_config
 from lit_dnn.errors import ConfigError
-from lit_dnn.resume import adopt_checkpoint_config, resume_folder
+from lit_dnn.resume import adopt_checkpoint_config, file_resume_record, resume_folder
 from lit_dnn.run_dir import plain, resolve_ckpt_path, write_json
 
 log = logging.getLogger(__name__)
@@ -143,4 +143,5 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             ", ".join(f"{k}={metrics[k]:.4f}" for k in ("val/acc_best", "test/acc") if metrics.get(k) is not None),
             output_dir / "metrics.json", output_dir / "checkpoints", output_dir,
         )
+        file_resume_record(output_dir)
     return metrics
