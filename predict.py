@@ -14,9 +14,8 @@ os.environ.setdefault("PROJECT_ROOT", str(Path(__file__).resolve().parent))
 @hydra.main(version_base="1.3", config_path="conf", config_name="predict")
 def main(cfg: DictConfig) -> None:
     from lit_dnn.cli import run_task
-    from lit_dnn.predict import predict
 
-    run_task(predict, cfg)
+    run_task("lit_dnn.predict:predict", cfg)  # imports torch and Lightning after Hydra has checked the command
 
 
 if __name__ == "__main__":

@@ -14,9 +14,10 @@ os.environ.setdefault("PROJECT_ROOT", str(Path(__file__).resolve().parent))
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
     from lit_dnn.cli import run_task
-    from lit_dnn.train import train
+    from lit_dnn.config_checks import check_train_config
 
-    metrics = run_task(train, cfg)  # None when a job of a multirun failed
+    # the config is checked before lit_dnn.train imports Lightning: a mistake answers in about the time of import torch
+    metrics = run_task("lit_dnn.train:train", cfg, check=check_train_config)  # None when a job of a multirun failed
     return None if metrics is None else metrics.get(cfg.optimized_metric)
 
 

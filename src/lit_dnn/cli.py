@@ -1,6 +1,7 @@
 """What the root scripts share: one-sentence errors, and failures that do not end a sweep."""
 
 import errno
+import importlib
 import json
 import logging
 import os
@@ -14,12 +15,10 @@ from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig
 from omegaconf.errors import MissingMandatoryValue
 
 from lit_dnn.errors import UserError
-from lit_dnn.models.classifier import NonFiniteLossError
 
 log = logging.getLogger(__name__)
 
@@ -39,23 +38,38 @@ def one_copy_of_lightning_logs() -> None:
                 lightning_log.removeHandler(handler)
 
 
-def run_task(task: Callable[[DictConfig], Any], cfg: DictConfig) -> Any:
-    """Run ``task(cfg)``.
+def is_sigterm(err: BaseException) -> bool:
+    """Lightning's SIGTERM exception (imported only when Lightning already is: a config error stays fast)."""
+    exceptions = sys.modules.get("lightning.pytorch.utilities.exceptions")
+    return exceptions is not None and isinstance(err, exceptions.SIGTERMException)
 
-    A single run that fails on a user's mistake ends as one sentence and exit code 2, not
-    a traceback (``HYDRA_FULL_ERROR=1`` shows it). A job of a multirun that fails for any
-    reason is recorded in its folder as ``error.json`` and returns ``None``, so the sweep
+
+def run_task(task: Callable[[DictConfig], Any] | str, cfg: DictConfig, check: Callable[[DictConfig], None] | None = None) -> Any:
+    """Run ``check(cfg)``, then ``task(cfg)``.
+
+    ``task`` may be named as ``"module:function"``: its module (torch, Lightning, ...) is then
+    imported after ``check`` has passed, so a config error answers in about the time of
+    ``import torch``. A single run that fails on a user's mistake ends as one sentence and exit
+    code 2, not a traceback (``HYDRA_FULL_ERROR=1`` shows it). A job of a multirun that fails for
+    any reason is recorded in its folder as ``error.json`` and returns ``None``, so the sweep
     goes on and its summary (and Optuna) mark the job failed.
     """
     start = time.perf_counter()
-    one_copy_of_lightning_logs()
     # Lightning 2.6 still builds torch's LeafSpec, which this torch deprecates: printed twice a run, nothing a user can act on
     warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated", category=FutureWarning)
     try:
+        if check is not None:
+            check(cfg)
+        if isinstance(task, str):
+            module, name = task.split(":")
+            task = getattr(importlib.import_module(module), name)
+        one_copy_of_lightning_logs()  # after the task's imports: importing lightning adds the handler
         return task(cfg)
-    except SIGTERMException as err:
-        print(f"Stopped by SIGTERM: {err.args[0] if err.args else 'no checkpoint saved'}.", file=sys.stderr)
-        sys.exit(143)
+    except SystemExit as err:  # Lightning's SIGTERMException is a SystemExit
+        if is_sigterm(err):
+            print(f"Stopped by SIGTERM: {err.args[0] if err.args else 'no checkpoint saved'}.", file=sys.stderr)
+            sys.exit(143)
+        raise
     except Exception as err:
         if in_multirun():
             first_line = (str(err).splitlines() or [type(err).__name__])[0]
@@ -68,7 +82,7 @@ def run_task(task: Callable[[DictConfig], Any], cfg: DictConfig) -> Any:
                             f"paths.log_dir to a writable folder (the last complete checkpoint and results are kept).")
         if isinstance(err, MissingMandatoryValue):
             err = UserError(f"{err.full_key} is required; add {err.full_key}=<{REQUIRED.get(err.full_key, 'value')}> to the command.")
-        if not isinstance(err, (UserError, NonFiniteLossError)) or os.environ.get("HYDRA_FULL_ERROR") == "1":
+        if not isinstance(err, UserError) or os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
         remove_if_empty_run_folder()
         print(f"Error: {err}", file=sys.stderr)

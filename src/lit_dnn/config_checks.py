@@ -12,8 +12,8 @@ import torch
 from hydra.utils import get_class
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from lit_dnn.data.image import DATASETS, standardize_mode
-from lit_dnn.data.in_memory import check_val_from
+from lit_dnn.data.datasets import DATASETS, standardize_mode
+from lit_dnn.data.splits import check_val_from
 from lit_dnn.errors import ConfigError
 from lit_dnn.models.mlp import ACTIVATIONS, INITS
 

@@ -15,3 +15,7 @@ class DataError(UserError):
 
 class CheckpointError(UserError):
     """A checkpoint cannot be read or does not fit the model."""
+
+
+class NonFiniteLossError(UserError):
+    """Training produced a NaN or infinite loss (lower the learning rate or check the data)."""

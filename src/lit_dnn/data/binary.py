@@ -4,7 +4,8 @@ import numpy as np
 import torch
 from sklearn.datasets import make_classification
 
-from lit_dnn.data.in_memory import InMemoryDataModule, split_size
+from lit_dnn.data.in_memory import InMemoryDataModule
+from lit_dnn.data.splits import split_size
 
 
 class BinaryDataModule(InMemoryDataModule):

@@ -1,55 +1,16 @@
 """MNIST and Fashion-MNIST: one datamodule, whole splits in memory as uint8 tensors."""
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import torchvision
 
 from lit_dnn.data.batches import Normalize
+from lit_dnn.data.datasets import DATASETS, standardize_mode
 from lit_dnn.data.in_memory import InMemoryDataModule
 from lit_dnn.data.idx import read_idx
-from lit_dnn.errors import ConfigError, DataError
+from lit_dnn.errors import DataError
 
-# global: one mean and std for all pixels (the dataset's published figures);
-# pixel: a mean and std per pixel, from the training split (as sklearn's StandardScaler);
-# none: pixels / 255 only, as the Keras tutorials do
-STANDARDIZE = ("global", "pixel", "none")
 PIXEL_STD_FLOOR = 0.05  # pixels that barely vary (MNIST's borders) are not blown up into noise
-
-
-def standardize_mode(standardize: str | bool) -> str:
-    mode = {True: "global", False: "none"}[standardize] if isinstance(standardize, bool) else standardize
-    if mode not in STANDARDIZE:
-        raise ConfigError(f"data.standardize={standardize!r} is not one of {', '.join(STANDARDIZE)} "
-                          f"(true and false mean global and none).")
-    return mode
-
-
-@dataclass(frozen=True)
-class ImageDatasetSpec:
-    folder: str  # torchvision's folder name under data_dir
-    torchvision_class: type
-    mean: float  # pixel statistics of the training images, in [0, 1] units
-    std: float
-    class_names: tuple[str, ...]
-
-
-DATASETS: dict[str, ImageDatasetSpec] = {
-    "mnist": ImageDatasetSpec(
-        "MNIST", torchvision.datasets.MNIST, 0.1307, 0.3081, tuple(str(d) for d in range(10))
-    ),
-    "fashion_mnist": ImageDatasetSpec(
-        "FashionMNIST",
-        torchvision.datasets.FashionMNIST,
-        0.2860,
-        0.3530,
-        ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-         "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
-    ),
-}
-LOOKS = {"mnist": "a white digit on black, as in MNIST",
-         "fashion_mnist": "a light garment on black, as in Fashion-MNIST"}
 _FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
           "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
 
@@ -158,7 +119,7 @@ class ImageDataModule(InMemoryDataModule):
         if isinstance(mean, torch.Tensor):
             mean, std = mean.tolist(), std.tolist()
         return {"scale": 1 / 255, "mean": mean, "std": std,
-                "doc": f"28x28 pixels 0..255 ({LOOKS[self.dataset]}) times scale, minus mean, over std"}
+                "doc": f"28x28 pixels 0..255 ({DATASETS[self.dataset].looks}) times scale, minus mean, over std"}
 
     def prepare_data(self) -> None:
         """Downloads missing files (once per machine in DDP); reading them is ``setup``'s work."""

@@ -21,13 +21,9 @@ from torchmetrics.classification import (
     MulticlassConfusionMatrix,
 )
 
-from lit_dnn.errors import ConfigError
+from lit_dnn.errors import ConfigError, NonFiniteLossError
 
 log = logging.getLogger(__name__)
-
-
-class NonFiniteLossError(RuntimeError):
-    """Training produced a NaN or infinite loss."""
 
 
 def eval_metrics(num_classes: int) -> MetricCollection:
