@@ -37,7 +37,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from hydra import compose, initialize_config_dir  # noqa: E402
 from omegaconf import DictConfig, open_dict  # noqa: E402
-from torch.utils.data import DataLoader, random_split  # noqa: E402
+from torch.utils.data import DataLoader, default_collate, random_split  # noqa: E402
 from torchvision import datasets, transforms  # noqa: E402
 
 from lit_dnn.data.image import DATASETS  # noqa: E402
@@ -97,7 +97,7 @@ class MinimalModule(L.LightningModule):
         self.optimizer_factory = optimizer_factory
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        x, y = batch
+        ((x, y),) = batch  # the datamodule's list of one batch
         return F.cross_entropy(self.net(x), y)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
@@ -173,6 +173,11 @@ class PlainInterleaved(L.Callback):
             self.owed = 0
 
 
+def one_batch_list(samples: list) -> list:
+    """The template's training step takes a list of batches: here, a list of one."""
+    return [default_collate(samples)]
+
+
 class NaiveImages(L.LightningDataModule):
     """What most tutorials do: a torchvision dataset, a per-sample transform, a DataLoader."""
 
@@ -186,7 +191,7 @@ class NaiveImages(L.LightningDataModule):
         self.batch_size = batch_size
 
     def train_dataloader(self) -> DataLoader:
-        return DataLoader(self.train_set, batch_size=self.batch_size, shuffle=True)
+        return DataLoader(self.train_set, batch_size=self.batch_size, shuffle=True, collate_fn=one_batch_list)
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader(self.val_set, batch_size=1000)

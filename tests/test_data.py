@@ -21,7 +21,7 @@ def test_image_splits_shapes_and_dtypes(tiny_data: Path, dataset: str) -> None:
     assert {k: len(v[0]) for k, v in dm.splits.items()} == {"train": 480, "val": 120, "test": 200}
     x, y = dm.splits["train"]
     assert x.dtype == torch.uint8 and x.shape[1:] == (28, 28) and y.dtype == torch.int64
-    xb, yb = next(iter(dm.train_dataloader()))
+    ((xb, yb),) = next(iter(dm.train_dataloader()))  # a training step's list of one batch
     assert xb.shape == (64, 28, 28) and xb.dtype == torch.float32 and yb.shape == (64,)
     assert dm.input_shape == (28, 28) and dm.num_classes == 10
 
@@ -138,7 +138,7 @@ def test_pixel_standardization_uses_training_statistics(tiny_data: Path) -> None
     assert mean.shape == (28, 28) and torch.allclose(mean, train.mean(0))
     assert torch.allclose(std, train.std(0).clamp_min(0.05))
     # the batches are the training images standardised pixel by pixel, with the training statistics
-    x, _ = next(iter(dm.train_dataloader()))
+    ((x, _),) = next(iter(dm.train_dataloader()))
     assert x.shape[1:] == (28, 28)
     idx = dm.train_dataloader().sampler.indices()[: len(x)]
     assert torch.allclose(x, (train[idx] - mean) / std, atol=1e-5)
@@ -159,7 +159,7 @@ def test_to_device_moves_the_pixel_statistics_with_the_data(tiny_data: Path) -> 
     dm.train_dataloader()
     dm.to(torch.device("meta"))  # any device other than the CPU
     assert dm.transform.mean.device.type == "meta" and dm.transform.std.device.type == "meta"
-    x, y = next(iter(dm.train_dataloader()))
+    ((x, y),) = next(iter(dm.train_dataloader()))
     assert x.device.type == "meta" and x.shape == (128, 28, 28) and x.dtype == torch.float32
 
 

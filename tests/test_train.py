@@ -181,7 +181,7 @@ def test_several_batches_per_step_train_the_same_weights(schedule: list[str], ti
         runs[per_step] = trainer, model
     (one, model_one), (three, model_three) = runs[1], runs[3]
     assert (one.num_training_batches, three.num_training_batches) == (4, 2)
-    assert model_one.automatic_optimization and not model_three.automatic_optimization
+    assert not model_one.automatic_optimization and not model_three.automatic_optimization  # one path: lists of 1 or 3
     assert one.global_step == three.global_step == 8  # optimiser steps, not Lightning steps
     assert one.optimizers[0].param_groups[0]["lr"] == pytest.approx(three.optimizers[0].param_groups[0]["lr"], rel=1e-9)
     for (name, a), b in zip(model_one.net.state_dict().items(), model_three.net.state_dict().values()):
@@ -196,3 +196,14 @@ def test_max_steps_counts_optimiser_steps_inside_a_group(tiny_data: Path, tmp_pa
     trainer.fit(model, datamodule=datamodule)
     assert trainer.global_step == 5
     assert trainer.lr_scheduler_configs[0].scheduler.total_steps == 5  # the one-cycle plan ends there
+
+
+def test_gradient_clipping_bounds_every_update(tiny_data: Path, tmp_path: Path) -> None:
+    # plain SGD at lr 0.1 with gradients clipped to norm 1e-6: 8 steps move no weight by more than 8 x 0.1 x 1e-6
+    cfg = compose_cfg([*tiny_overrides(tiny_data), "model.gradient_clip_val=1e-6", "model.optimizer._target_=torch.optim.SGD",
+                       "~model.optimizer.fused", "model.optimizer.lr=0.1", "model.scheduler=null"], tmp_path)
+    datamodule, model, trainer = build(cfg)
+    before = [p.detach().clone() for p in model.net.parameters()]
+    trainer.fit(model, datamodule=datamodule)
+    moved = max((p.detach() - b).norm().item() for p, b in zip(model.net.parameters(), before))
+    assert trainer.global_step == 8 and 0 < moved <= 8 * 0.1 * 1e-6 * 1.001

@@ -15,10 +15,10 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-import hydra
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from lit_dnn.config_checks import instantiate
 from lit_dnn.errors import CheckpointError
 from lit_dnn.models.classifier import Classifier
 from lit_dnn.models.mlp import MLP
@@ -41,7 +41,7 @@ def metadata(model_cfg: Any, data_cfg: Any, input_shape: tuple[int, ...], class_
 def build_model(model_cfg: Any, input_shape: tuple[int, ...], class_names: list[str]) -> Classifier:
     """The model of a training config (the user's own ``conf/`` and command line), shaped by the data."""
     plain = OmegaConf.to_container(OmegaConf.create(model_cfg), resolve=True)
-    return hydra.utils.instantiate(
+    return instantiate(
         plain,
         net={"input_shape": list(input_shape), "num_classes": len(class_names)},
         class_names=list(class_names),

@@ -150,7 +150,7 @@ PRECISIONS = ("32", "32-true", "64", "64-true", "bf16", "bf16-mixed", "bf16-true
 GPU_ACCELERATORS = ("gpu", "cuda")
 
 
-def check_trainer(trainer: DictConfig, batches_per_step: int = 1) -> None:
+def check_trainer(trainer: DictConfig) -> None:
     epochs = trainer.get("max_epochs")
     if not _is_int(epochs) or epochs < 1:
         raise ConfigError(f"trainer.max_epochs={epochs!r} must be an integer of at least 1.")
@@ -171,13 +171,12 @@ def check_trainer(trainer: DictConfig, batches_per_step: int = 1) -> None:
     if precision.startswith("16") and (accelerator == "cpu" or not gpu):
         raise ConfigError(f"trainer.precision={precision} needs a GPU (on the CPU Lightning would silently use bf16); "
                           f"use trainer.precision=bf16-mixed or 32 here.")
-    if batches_per_step > 1:  # the module steps the optimiser itself; Lightning refuses these then
-        for key, off in (("gradient_clip_val", (None, 0)), ("accumulate_grad_batches", (None, 1))):
-            if trainer.get(key) not in off:
-                raise ConfigError(
-                    f"trainer.{key}={trainer.get(key)} works only with one batch per Lightning step; "
-                    f"add data.batches_per_step=1 (now {batches_per_step})."
-                )
+    # the module steps the optimiser itself (one path, manual optimisation): Lightning refuses these then
+    for key, off, fix in (("gradient_clip_val", (None, 0), "set model.gradient_clip_val instead"),
+                          ("accumulate_grad_batches", (None, 1), "raise data.batch_size instead")):
+        if trainer.get(key) not in off:
+            raise ConfigError(f"trainer.{key}={trainer.get(key)} applies only when Lightning steps the optimiser, "
+                              f"and lit-dnn steps it itself; {fix}.")
 
 
 def check_train_config(cfg: DictConfig) -> None:
@@ -186,7 +185,7 @@ def check_train_config(cfg: DictConfig) -> None:
         raise ConfigError(f"seed={cfg.get('seed')!r} must be an integer from 0 to 2**32 - 1 (4294967295).")
     check_model(cfg.model)
     check_data(cfg.data)
-    check_trainer(cfg.trainer, cfg.data.get("batches_per_step", 1))
+    check_trainer(cfg.trainer)
 
 
 def check_metric_names(logged: list[str], cfg: DictConfig) -> None:
@@ -198,3 +197,16 @@ def check_metric_names(logged: list[str], cfg: DictConfig) -> None:
         if name not in logged:
             shown = ", ".join(n for n in logged if not n.startswith("test/acc_per_class/"))
             raise ConfigError(f"{key}={name!r} is not a metric this run logs; use one of {shown}.")
+
+
+def instantiate(config: Any, **kwargs: Any) -> Any:
+    """``hydra.utils.instantiate``, with a constructor's own ``ConfigError`` (which Hydra wraps) raised as itself."""
+    from hydra.errors import InstantiationException
+    from hydra.utils import instantiate as hydra_instantiate
+
+    try:
+        return hydra_instantiate(config, **kwargs)
+    except InstantiationException as err:
+        if isinstance(err.__cause__, ConfigError):
+            raise err.__cause__ from None
+        raise

@@ -15,7 +15,7 @@ from omegaconf import DictConfig
 
 from lit_dnn.callbacks.reproducible import EpochSeed, PreemptionCheckpoint
 from lit_dnn.checkpoint import build_model, check_shapes, metadata, read_checkpoint
-from lit_dnn.config_checks import check_metric_names, check_train_config
+from lit_dnn.config_checks import check_metric_names, check_train_config, instantiate
 from lit_dnn.errors import ConfigError
 from lit_dnn.resume import adopt_checkpoint_config, file_resume_record, resume_folder
 from lit_dnn.run_dir import plain, resolve_ckpt_path, write_json
@@ -72,7 +72,7 @@ def skip_inherited_step_hooks(callbacks: list[L.Callback]) -> None:
 def build(cfg: DictConfig, extra_callbacks: list[Any] = ()) -> tuple[L.LightningDataModule, L.LightningModule, L.Trainer]:
     """The datamodule, model and trainer that ``train`` runs (also used by the benchmark)."""
     no_gpu_probe_per_step()
-    datamodule = hydra.utils.instantiate(cfg.data)
+    datamodule = instantiate(cfg.data)
     model = build_model(cfg.model, datamodule.input_shape, datamodule.class_names)
     datamodule.prepare_data()
     datamodule.setup("fit")  # missing or broken data fails here, before the trainer starts

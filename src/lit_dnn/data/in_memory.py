@@ -13,8 +13,8 @@ class InMemoryDataModule(LightningDataModule):
     """Subclasses set ``class_names``, ``input_shape``, ``transform`` and implement ``load``,
     which calls ``set_splits``. Batch size is per process (see README, distributed).
 
-    ``batches_per_step > 1`` hands each training step that many batches (``BatchGroups``);
-    the ``Classifier`` then steps its optimiser once per batch itself."""
+    Each training step gets a list of ``batches_per_step`` batches (``BatchGroups``); the
+    ``Classifier`` steps its optimiser once per batch."""
 
     class_names: list[str]
     input_shape: tuple[int, ...]
@@ -96,9 +96,8 @@ class InMemoryDataModule(LightningDataModule):
             self.to(device)
         return super().transfer_batch_to_device(batch, device, dataloader_idx)
 
-    def train_dataloader(self) -> InMemoryBatches | BatchGroups:
-        batches = self.loader("train")
-        return BatchGroups(batches, self.batches_per_step) if self.batches_per_step > 1 else batches
+    def train_dataloader(self) -> BatchGroups:
+        return BatchGroups(self.loader("train"), self.batches_per_step)
 
     def val_dataloader(self) -> InMemoryBatches:
         return self.loader("val")

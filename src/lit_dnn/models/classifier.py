@@ -46,10 +46,12 @@ class Classifier(LightningModule):
     ``self.log`` calls and metric syncs are most of a framework's per-step cost on a
     model this small. Per-epoch values are exact (torchmetrics syncs across processes).
 
-    When the datamodule hands a training step several batches (``data.batches_per_step``,
-    Keras' ``steps_per_execution``), the module steps the optimiser once per batch itself
-    (Lightning's manual optimisation): the same updates as one batch per step, with
-    Lightning's per-step overhead paid once per group.
+    One training path: every training step receives a list of batches (``data.batches_per_step``
+    of them, Keras' ``steps_per_execution``; a list of one is the plain case) and the module steps
+    the optimiser once per batch itself (Lightning's manual optimisation): the same updates as one
+    batch per step, with Lightning's per-step overhead paid once per list. ``gradient_clip_val``
+    clips each batch's gradient norm (Lightning's ``trainer.gradient_clip_val`` is for automatic
+    optimisation); ``trainer.max_steps`` counts optimiser steps, i.e. batches.
     """
 
     def __init__(
@@ -59,8 +61,14 @@ class Classifier(LightningModule):
         scheduler: Callable[..., Any] | None = None,
         scheduler_interval: str = "epoch",
         class_names: list[str] | None = None,
+        gradient_clip_val: float | None = None,
     ) -> None:
         super().__init__()
+        self.automatic_optimization = False
+        if gradient_clip_val is not None and not (isinstance(gradient_clip_val, (int, float)) and 0 < gradient_clip_val < math.inf):
+            raise ConfigError(f"model.gradient_clip_val={gradient_clip_val!r} must be a positive number (the largest gradient "
+                              f"norm of a batch), or null for no clipping.")
+        self.gradient_clip_val = gradient_clip_val
         self.net = net
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
@@ -87,12 +95,6 @@ class Classifier(LightningModule):
         self.val_acc_best = MaxMetric()
         self.val_acc_best.persistent(True)  # kept in checkpoints, so a resumed run knows its best
 
-    @property
-    def automatic_optimization(self) -> bool:
-        """Lightning steps the optimiser, unless the data hands each step several batches."""
-        datamodule = self._trainer.datamodule if self._trainer is not None else None
-        return getattr(datamodule, "batches_per_step", 1) <= 1
-
     def on_train_start(self) -> None:
         # the benchmark reads this line to time process start → first training step
         loader = self.trainer.train_dataloader
@@ -115,11 +117,7 @@ class Classifier(LightningModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 
-    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor | None:
-        if self.automatic_optimization:
-            loss = self._loss(*batch)
-            self._stop_if_not_finite()
-            return loss
+    def training_step(self, batch: list[tuple[torch.Tensor, torch.Tensor]], batch_idx: int) -> None:
         optimizer = self.optimizers()
         scheduler = self.lr_schedulers() if self.scheduler_interval == "step" else None
         for x, y in batch:  # a list of batches (BatchGroups)
@@ -128,6 +126,8 @@ class Classifier(LightningModule):
             loss = self._loss(x, y)
             optimizer.zero_grad()
             self.manual_backward(loss)
+            if self.gradient_clip_val is not None:
+                self.clip_gradients(optimizer, gradient_clip_val=self.gradient_clip_val, gradient_clip_algorithm="norm")
             optimizer.step()
             if scheduler is not None:
                 scheduler.step()
@@ -154,7 +154,7 @@ class Classifier(LightningModule):
 
     def on_train_epoch_end(self) -> None:
         scheduler = self.lr_schedulers()
-        if scheduler is not None and not self.automatic_optimization and self.scheduler_interval == "epoch":
+        if scheduler is not None and self.scheduler_interval == "epoch":
             scheduler.step()
         sums = torch.stack([self.train_loss_sum, self.train_correct, self.train_loss_sum.new_tensor(self.train_count)])
         loss_sum, correct, count = self.trainer.strategy.reduce(sums, reduce_op="sum").tolist()
@@ -206,10 +206,11 @@ class Classifier(LightningModule):
         return self.net(x).softmax(dim=1)
 
     def optimizer_steps_planned(self) -> int:
-        """The run's optimiser steps: Lightning counts steps, which hold several batches with BatchGroups."""
-        steps = self.trainer.estimated_stepping_batches
+        """The run's optimiser steps (batches): Lightning's estimate counts its steps, lists of batches.
+        A loader without ``num_batches`` (a plain DataLoader of lists of one) has one batch a step."""
+        steps = self.trainer.estimated_stepping_batches  # also loads the train dataloader when not yet loaded
         loader = self.trainer.train_dataloader
-        if self.automatic_optimization or not hasattr(loader, "num_batches"):
+        if not hasattr(loader, "num_batches"):
             return steps
         planned = loader.num_batches * self.trainer.max_epochs
         return min(planned, self.trainer.max_steps) if self.trainer.max_steps >= 0 else planned
