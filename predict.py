@@ -1,7 +1,5 @@
 """python predict.py ckpt_path=<checkpoint.ckpt> input=<folder|image|array.npy> [invert=true]  (see README)"""
 
-import atexit
-import gc
 import os
 from pathlib import Path
 
@@ -19,5 +17,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    atexit.register(gc.freeze)  # runs after the results are written: skips the final collection (1.3 s; README, Speed)
     main()

@@ -1,7 +1,5 @@
 """python train.py [model=mlp] [data=mnist|fashion_mnist|binary] [key=value ...]  (see README)"""
 
-import atexit
-import gc
 import os
 from pathlib import Path
 
@@ -22,5 +20,4 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
-    atexit.register(gc.freeze)  # runs after the results are written: skips the final collection (1.3 s; README, Speed)
     main()

@@ -41,6 +41,7 @@ from torch.utils.data import DataLoader, default_collate, random_split  # noqa: 
 from torchvision import datasets, transforms  # noqa: E402
 
 from lit_dnn.data.image import DATASETS  # noqa: E402
+from lit_dnn.runtime import prepare_process  # noqa: E402
 from lit_dnn.train import build  # noqa: E402
 
 
@@ -258,6 +259,7 @@ def main() -> None:
     parser.add_argument("--override", action="append", default=[], help="a Hydra override for every run, e.g. data.val_split=0.2")
     parser.add_argument("--out", type=Path, default=ROOT / "scripts" / "benchmark.md")
     args = parser.parse_args()
+    prepare_process()  # as python train.py does
 
     results: dict[tuple[str, int], list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:

@@ -14,7 +14,8 @@ from lightning.pytorch.profilers import PassThroughProfiler
 from conftest import compose_cfg, run_script, tiny_overrides
 from lit_dnn.errors import ConfigError
 from lit_dnn.evaluate import evaluate
-from lit_dnn.train import STEP_HOOKS, build, train
+from lit_dnn.runtime import STEP_HOOKS
+from lit_dnn.train import build, train
 
 
 def test_overrides_take_effect(tiny_data: Path, tmp_path: Path) -> None:
@@ -111,14 +112,6 @@ def test_missing_data_is_one_sentence(tmp_path: Path) -> None:
     assert len(lines) == 1, result.stderr
     assert str(empty / "MNIST" / "raw") in lines[0] and "data.download=true" in lines[0] and "DATA_DIR" in lines[0]
     assert "Traceback" not in result.stderr + result.stdout
-
-
-def test_build_drops_the_per_step_gpu_probe_only_without_a_gpu(tiny_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PYTORCH_NVML_BASED_CUDA_CHECK", "1")  # as ``import lightning`` leaves it
-    gpu = torch.cuda.is_available()
-    build(compose_cfg(tiny_overrides(tiny_data), tmp_path))
-    assert os.environ.get("PYTORCH_NVML_BASED_CUDA_CHECK") == ("1" if gpu else None)
-    assert torch.cuda.is_available() == gpu
 
 
 class CountsBackward(L.Callback):

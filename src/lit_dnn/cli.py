@@ -8,7 +8,6 @@ import os
 import shutil
 import sys
 import time
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,23 +18,13 @@ from omegaconf import DictConfig
 from omegaconf.errors import MissingMandatoryValue
 
 from lit_dnn.errors import UserError
+from lit_dnn.runtime import prepare_process
 
 log = logging.getLogger(__name__)
 
 
 def in_multirun() -> bool:
     return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
-
-
-def one_copy_of_lightning_logs() -> None:
-    """The ``lightning`` package gives its logger a console handler of its own at import and
-    still propagates to the root logger, so under Hydra's logging every Lightning message was
-    printed twice. Hydra's handlers (console and the run's log file) are kept."""
-    if logging.getLogger().handlers:
-        lightning_log = logging.getLogger("lightning")
-        for handler in list(lightning_log.handlers):
-            if type(handler) is logging.StreamHandler:
-                lightning_log.removeHandler(handler)
 
 
 def is_sigterm(err: BaseException) -> bool:
@@ -55,15 +44,13 @@ def run_task(task: Callable[[DictConfig], Any] | str, cfg: DictConfig, check: Ca
     goes on and its summary (and Optuna) mark the job failed.
     """
     start = time.perf_counter()
-    # Lightning 2.6 still builds torch's LeafSpec, which this torch deprecates: printed twice a run, nothing a user can act on
-    warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated", category=FutureWarning)
     try:
         if check is not None:
             check(cfg)
         if isinstance(task, str):
             module, name = task.split(":")
             task = getattr(importlib.import_module(module), name)
-        one_copy_of_lightning_logs()  # after the task's imports: importing lightning adds the handler
+        prepare_process()  # after the task's imports (importing lightning sets what it undoes)
         return task(cfg)
     except SystemExit as err:  # Lightning's SIGTERMException is a SystemExit
         if is_sigterm(err):

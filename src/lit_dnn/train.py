@@ -1,7 +1,6 @@
 """``train(cfg)``: the whole of ``python train.py``, callable from tests and sweeps."""
 
 import logging
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from lit_dnn.config_checks import check_metric_names, check_train_config, instan
 from lit_dnn.errors import ConfigError
 from lit_dnn.resume import adopt_checkpoint_config, file_resume_record, resume_folder
 from lit_dnn.run_dir import plain, resolve_ckpt_path, write_json
+from lit_dnn.runtime import prepare_trainer
 
 log = logging.getLogger(__name__)
 
@@ -44,34 +44,8 @@ def hparams_of(cfg: DictConfig) -> dict[str, Any]:
     }
 
 
-def no_gpu_probe_per_step() -> None:
-    """``import lightning`` sets PYTORCH_NVML_BASED_CUDA_CHECK=1 (a CUDA check that leaves fork() safe).
-    With a CUDA build of torch on a machine without NVIDIA's driver, torch then tries to load the
-    driver's library again at every optimiser step (torch.optim's graph-capture check): a fused
-    Adam step of the tutorial net took 402 us instead of 256 here. Without a GPU the check has
-    nothing to protect."""
-    if os.environ.get("PYTORCH_NVML_BASED_CUDA_CHECK") == "1" and not torch.cuda.is_available():
-        del os.environ["PYTORCH_NVML_BASED_CUDA_CHECK"]
-
-
-STEP_HOOKS = ("on_before_backward", "on_after_backward", "on_before_optimizer_step", "on_before_zero_grad")
-
-
-def skip_inherited_step_hooks(callbacks: list[L.Callback]) -> None:
-    """Around every optimiser step Lightning calls each callback's per-step hooks, each inside a
-    profiler context, also where a callback only inherits ``Callback``'s no-op: 3 rounds of 11
-    callbacks, ~100 us a batch here. Lightning skips a hook that is not callable, so an inherited
-    no-op is set to None on the instance; a callback that implements a hook, in its class or on
-    the instance (``LambdaCallback``), is called as before."""
-    for callback in callbacks:
-        for hook in STEP_HOOKS:
-            if hook not in vars(callback) and getattr(type(callback), hook) is getattr(L.Callback, hook):
-                setattr(callback, hook, None)
-
-
 def build(cfg: DictConfig, extra_callbacks: list[Any] = ()) -> tuple[L.LightningDataModule, L.LightningModule, L.Trainer]:
     """The datamodule, model and trainer that ``train`` runs (also used by the benchmark)."""
-    no_gpu_probe_per_step()
     datamodule = instantiate(cfg.data)
     model = build_model(cfg.model, datamodule.input_shape, datamodule.class_names)
     datamodule.prepare_data()
@@ -82,7 +56,7 @@ def build(cfg: DictConfig, extra_callbacks: list[Any] = ()) -> tuple[L.Lightning
     loggers = instantiate_all(cfg.get("logger"))
     trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     check_metric_names(model.metric_names(), cfg)
-    skip_inherited_step_hooks(trainer.callbacks)  # with those Lightning adds (progress bar, model summary)
+    prepare_trainer(trainer)
     return datamodule, model, trainer
 
 

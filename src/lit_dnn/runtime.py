@@ -1,0 +1,76 @@
+"""Every place lit-dnn works around a library's behaviour, each with why it pays, in one module.
+
+``prepare_process`` applies the process-wide ones (``run_task`` calls it once the task's modules
+are imported); ``prepare_trainer`` the one that concerns a trainer's callbacks (``build`` calls
+it). Each has a guard test in ``tests/test_runtime.py`` that fails when a library release
+changes the behaviour it relies on: then drop or adapt the workaround. What each one saves is
+measured in the README's Speed section, not here.
+"""
+
+import atexit
+import gc
+import logging
+import os
+import warnings
+from typing import Any
+
+# the per-step hooks Lightning calls on every callback around each optimiser step
+STEP_HOOKS = ("on_before_backward", "on_after_backward", "on_before_optimizer_step", "on_before_zero_grad")
+
+
+def one_copy_of_lightning_logs() -> None:
+    """``import lightning`` gives its logger a console handler of its own and still propagates to the
+    root logger, so under Hydra's logging every Lightning message was printed twice. Hydra's
+    handlers (console and the run's log file) are kept."""
+    if logging.getLogger().handlers:
+        lightning_log = logging.getLogger("lightning")
+        for handler in list(lightning_log.handlers):
+            if type(handler) is logging.StreamHandler:
+                lightning_log.removeHandler(handler)
+
+
+def no_nvml_cuda_check_without_gpu() -> None:
+    """``import lightning`` sets PYTORCH_NVML_BASED_CUDA_CHECK=1 (a CUDA check that keeps fork()
+    safe). With a CUDA build of torch on a machine without NVIDIA's driver, torch then tries to
+    load the driver's library again at every optimiser step (torch.optim's graph-capture check).
+    Without a GPU the check has nothing to protect."""
+    import torch
+
+    if os.environ.get("PYTORCH_NVML_BASED_CUDA_CHECK") == "1" and not torch.cuda.is_available():
+        del os.environ["PYTORCH_NVML_BASED_CUDA_CHECK"]
+
+
+def quiet_leafspec_warning() -> None:
+    """Lightning 2.6 still builds torch's ``LeafSpec``, which this torch deprecates: a FutureWarning
+    printed twice a run that no user can act on."""
+    warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated", category=FutureWarning)
+
+
+def skip_final_collection() -> None:
+    """At exit the interpreter's last garbage collection walks every torch and Lightning object
+    (seconds after the results are written and closed); freezing the heap skips it."""
+    atexit.register(gc.freeze)
+
+
+def prepare_process() -> None:
+    one_copy_of_lightning_logs()
+    no_nvml_cuda_check_without_gpu()
+    quiet_leafspec_warning()
+    skip_final_collection()
+
+
+def skip_inherited_step_hooks(callbacks: list[Any]) -> None:
+    """Around every optimiser step Lightning calls each callback's per-step hooks, each inside a
+    profiler context, also where a callback only inherits ``Callback``'s no-op. Lightning skips a
+    hook that is not callable, so an inherited no-op is set to None on the instance; a callback
+    that implements a hook, in its class or on the instance (``LambdaCallback``), is called as before."""
+    from lightning import Callback
+
+    for callback in callbacks:
+        for hook in STEP_HOOKS:
+            if hook not in vars(callback) and getattr(type(callback), hook) is getattr(Callback, hook):
+                setattr(callback, hook, None)
+
+
+def prepare_trainer(trainer: Any) -> None:
+    skip_inherited_step_hooks(trainer.callbacks)  # with those Lightning adds (progress bar, model summary)

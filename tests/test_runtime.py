@@ -1,0 +1,66 @@
+"""Guards for lit_dnn/runtime.py: each workaround, and the library behaviour it relies on.
+
+When a guard of a library's behaviour fails after an upgrade, the workaround it names no
+longer does what it says: drop or adapt it (and the README's Speed row that measured it)."""
+
+import logging
+import os
+import subprocess
+import sys
+import warnings
+
+import pytest
+import torch
+
+from lit_dnn import runtime
+
+
+def python(code: str) -> str:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True).stdout.strip()
+
+
+def test_lightning_still_sets_the_nvml_cuda_check_at_import() -> None:
+    """Guard of no_nvml_cuda_check_without_gpu: the variable it removes is Lightning's doing."""
+    env_var = "PYTORCH_NVML_BASED_CUDA_CHECK"
+    assert python(f"import os; os.environ.pop('{env_var}', None); import lightning; print(os.environ.get('{env_var}'))") == "1"
+
+
+def test_the_nvml_check_is_dropped_only_without_a_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYTORCH_NVML_BASED_CUDA_CHECK", "1")
+    gpu = torch.cuda.is_available()
+    runtime.no_nvml_cuda_check_without_gpu()
+    assert os.environ.get("PYTORCH_NVML_BASED_CUDA_CHECK") == ("1" if gpu else None)
+
+
+def test_lightning_still_adds_its_own_console_handler() -> None:
+    """Guard of one_copy_of_lightning_logs: without Lightning's handler it has nothing to remove."""
+    assert python("import logging, lightning; print([type(h).__name__ for h in logging.getLogger('lightning').handlers])") \
+        == "['StreamHandler']"
+
+
+def test_one_copy_of_lightning_logs_keeps_the_root_handlers() -> None:
+    root, lightning_log = logging.getLogger(), logging.getLogger("lightning")
+    kept, extra = logging.StreamHandler(), logging.StreamHandler()
+    root.addHandler(kept)
+    lightning_log.addHandler(extra)
+    try:
+        runtime.one_copy_of_lightning_logs()
+        assert extra not in lightning_log.handlers and kept in root.handlers
+    finally:
+        root.removeHandler(kept)
+        lightning_log.removeHandler(extra)
+
+
+def test_lightning_still_warns_about_leafspec_and_the_filter_hides_it() -> None:
+    """Guard of quiet_leafspec_warning: Lightning's _pytree helper still trips torch's deprecation."""
+    from lightning.pytorch.utilities import _pytree  # the module named in the warning's location
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _pytree._tree_flatten([torch.zeros(1)])
+    assert any("LeafSpec" in str(w.message) for w in caught), "Lightning no longer warns: drop quiet_leafspec_warning"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        runtime.quiet_leafspec_warning()
+        _pytree._tree_flatten([torch.zeros(1)])
+    assert not any("LeafSpec" in str(w.message) for w in caught)
