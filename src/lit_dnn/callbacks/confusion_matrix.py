@@ -17,8 +17,8 @@ class ConfusionMatrixLogger(L.Callback):
 
     Images go to TensorBoard as ``val/confusion_matrix`` (step = epoch) and
     ``test/confusion_matrix``; the test counts also go to ``output_dir`` as
-    ``confusion_matrix.csv`` and ``.json``. One figure per stage is redrawn with new counts:
-    ~0.15 s per validation epoch on a 2-core CPU, drawing and PNG; ``val=False`` leaves those
+    ``confusion_matrix.csv`` and ``.json``. One figure per stage is redrawn with new counts
+    (its cost per validation epoch is in the README's Speed section); ``val=False`` leaves those
     images out (for long sweeps). They are drawn in line: a background thread made the
     training batches slower by more than the drawing costs (the GIL and two busy cores).
     """

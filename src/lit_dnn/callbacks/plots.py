@@ -45,8 +45,8 @@ class ConfusionFigure:
 def examples_figure(images: np.ndarray, true: list[str], predicted: list[str], title: str) -> Figure:
     """A grid of images, each titled ``true → predicted`` and scaled to its own range.
 
-    One mosaic in one axes: 32 axes of their own took 1.3 s to build and draw on two cores,
-    the mosaic 0.1 s.
+    One mosaic in one axes: an axes per image is many times slower to build and draw
+    (README, Speed).
     """
     cols = min(8, len(images))
     rows = -(-len(images) // cols)

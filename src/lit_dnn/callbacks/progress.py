@@ -12,8 +12,8 @@ class ThrottledRichProgressBar(RichProgressBar):
     ``data.batches_per_step`` batches.
 
     Lightning's bar updates its task and re-reads the progress-bar metrics after each training
-    batch whatever the refresh rate: ~0.2 ms a step on a 2-core CPU, a tenth of the tutorial
-    net's whole step. Every 10 steps the bar looks the same.
+    batch whatever the refresh rate, a measurable share of the tutorial net's step (README,
+    Speed). Every 10 steps the bar looks the same.
     """
 
     def on_train_batch_end(

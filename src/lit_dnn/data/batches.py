@@ -1,9 +1,9 @@
 """Batches cut from whole-split tensors: no per-sample Python work, no collate.
 
 A ``DataLoader`` over a map-style dataset calls ``__getitem__`` and a PIL transform for
-every sample and then collates; on MNIST that costs ~7 s per epoch on two cores while
-the model's own compute is ~0.5 s. Here a split lives in memory as one tensor and a
-batch is one ``index_select`` plus a vectorised scale/normalise.
+every sample and then collates, many times the model's own compute on MNIST (the
+benchmark's row (3)). Here a split lives in memory as one tensor and a batch is one
+``index_select`` plus a vectorised scale/normalise.
 """
 
 from collections.abc import Callable, Iterator
@@ -108,7 +108,7 @@ class BatchGroups:
     """Hands Lightning ``size`` consecutive batches per training step, as a list: Keras'
     ``steps_per_execution``. The module takes one optimiser step per batch, so training is
     the same batch for batch; Lightning's per-step work (hooks of every callback, closures,
-    progress, logging: ~1 ms on a CPU) is paid once per group instead of once per batch.
+    progress, logging) is paid once per group instead of once per batch (README, Speed).
     """
 
     def __init__(self, batches: InMemoryBatches, size: int) -> None:

@@ -78,8 +78,8 @@ class Classifier(LightningModule):
         num_classes = net.layers[-1].out_features
         self.class_names = class_names or [str(i) for i in range(num_classes)]
         self.binary = num_classes == 2
-        # training: a running loss sum and correct count, two in-place adds per batch (~15 us; torchmetrics
-        # updates of loss and accuracy every step cost ~0.2 s per MNIST epoch on this CPU); summed
+        # training: a running loss sum and correct count, two in-place adds per batch (torchmetrics
+        # updates of loss and accuracy at every step cost far more; README, Speed); summed
         # across processes at epoch end, so train/loss and train/acc are exact epoch means
         self.register_buffer("train_loss_sum", torch.zeros((), dtype=torch.float64), persistent=False)
         self.register_buffer("train_correct", torch.zeros((), dtype=torch.float64), persistent=False)
