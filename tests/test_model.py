@@ -27,5 +27,5 @@ def test_no_hidden_layer_is_softmax_regression() -> None:
 
 
 def test_unknown_activation_is_refused() -> None:
-    with pytest.raises(ValueError, match="activation must be one of"):
+    with pytest.raises(ValueError, match=r"model.net.activation=.gelu. is unknown; use one of relu, sigmoid, tanh"):
         MLP(activation="gelu")

@@ -13,12 +13,9 @@ from hydra.utils import get_class
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from lit_dnn.data.datasets import DATASETS, standardize_mode
-from lit_dnn.data.splits import check_val_from
+from lit_dnn.data.splits import check_val_from, split_size
 from lit_dnn.errors import ConfigError
-from lit_dnn.models.mlp import ACTIVATIONS, INITS
-
-TRAIN_POOL = 60_000  # MNIST and Fashion-MNIST training images
-
+from lit_dnn.models.mlp import check_net_arguments
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
@@ -33,37 +30,9 @@ def _positive_int(key: str, value: Any) -> None:
         raise ConfigError(f"{key}={value!r} must be a positive integer.")
 
 
-def _fraction_or_count(key: str, value: Any, pool: int) -> None:
-    ok = _is_number(value) and ((0 < value < 1) or (_is_int(value) and 1 <= value < pool))
-    if not ok:
-        raise ConfigError(
-            f"{key}={value!r} does not fit {pool} samples; use a fraction in (0, 1) (e.g. 0.2) "
-            f"or a count from 1 to {pool - 1}."
-        )
-
-
 def check_model(model: DictConfig) -> None:
     net = model.get("net", {})
-    dims = net.get("hidden_dims", [])
-    if not isinstance(dims, (list, ListConfig)) or any(not _is_int(d) or d <= 0 for d in dims):
-        raise ConfigError(
-            f"model.net.hidden_dims={list(dims) if isinstance(dims, ListConfig) else dims!r} must be a list of "
-            f"positive integers, e.g. [128] or [256,128] ([] for no hidden layer)."
-        )
-    dropout = net.get("dropout", 0.0)
-    rates = list(dropout) if isinstance(dropout, ListConfig) else [dropout]
-    if any(not _is_number(r) or not 0 <= r < 1 for r in rates):
-        raise ConfigError(f"model.net.dropout={rates if isinstance(dropout, ListConfig) else dropout!r} is outside [0, 1); "
-                          f"use e.g. 0.2 (0 disables dropout), or one rate per hidden layer.")
-    if isinstance(dropout, ListConfig) and len(rates) != len(dims):
-        raise ConfigError(f"model.net.dropout={rates} has {len(rates)} rates for the {len(dims)} layers of "
-                          f"model.net.hidden_dims={list(dims)}; give one rate, or one per hidden layer.")
-    activation = net.get("activation", "relu")
-    if activation not in ACTIVATIONS:
-        raise ConfigError(f"model.net.activation={activation!r} is unknown; use one of {', '.join(ACTIVATIONS)}.")
-    init = net.get("init", "torch")
-    if init not in INITS:
-        raise ConfigError(f"model.net.init={init!r} is unknown; use one of {', '.join(INITS)}.")
+    check_net_arguments(net.get("hidden_dims", []), net.get("dropout", 0.0), net.get("activation", "relu"), net.get("init", "torch"))
     optimizer = model.get("optimizer", {})
     if not isinstance(optimizer, DictConfig):
         raise ConfigError(
@@ -127,7 +96,7 @@ def check_data(data: DictConfig) -> None:
                 f"data.data_dir={str(data.data_dir)!r} is a file, not a folder; point it (or DATA_DIR) at the folder "
                 f"that holds {DATASETS[data.dataset].folder}/raw."
             )
-        _fraction_or_count("data.val_split", data.get("val_split"), TRAIN_POOL)
+        split_size(data.get("val_split"), DATASETS[data.dataset].train_size)
         standardize_mode(data.get("standardize", "global"))
     if "n_samples" in data:
         for key in ("n_samples", "n_features", "n_informative"):
@@ -141,9 +110,8 @@ def check_data(data: DictConfig) -> None:
                 f"data.n_informative + data.n_redundant = {data.n_informative} + {redundant} must be at most "
                 f"data.n_features={data.n_features}."
             )
-        _fraction_or_count("data.test_split", data.get("test_split"), data.n_samples)
-        test = data.test_split if _is_int(data.test_split) else round(data.n_samples * data.test_split)
-        _fraction_or_count("data.val_split", data.get("val_split"), data.n_samples - test)
+        test = split_size(data.get("test_split"), data.n_samples, key="data.test_split")
+        split_size(data.get("val_split"), data.n_samples - test)
 
 
 PRECISIONS = ("32", "32-true", "64", "64-true", "bf16", "bf16-mixed", "bf16-true", "16", "16-mixed", "16-true")

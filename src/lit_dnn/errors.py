@@ -5,7 +5,7 @@ class UserError(Exception):
     """Something in the config, the data or a file that the user must fix (exit code 2)."""
 
 
-class ConfigError(UserError):
+class ConfigError(UserError, ValueError):
     """A config value is outside what is allowed."""
 
 

@@ -26,6 +26,7 @@ class ImageDatasetSpec:
     std: float
     class_names: tuple[str, ...]
     looks: str  # what a raw input looks like, for model.json
+    train_size: int = 60_000  # images in the training file (MNIST's and Fashion-MNIST's)
 
     @property
     def torchvision_class(self) -> type:

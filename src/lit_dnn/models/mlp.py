@@ -6,8 +6,35 @@ from math import prod
 import torch
 from torch import nn
 
+from lit_dnn.errors import ConfigError
+
 INITS = ("torch", "glorot")
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def check_net_arguments(hidden_dims: Sequence[int], dropout: float | Sequence[float], activation: str, init: str) -> None:
+    """The rules of ``MLP``'s arguments, named by their config keys (``model.net.*``): the
+    constructor applies them, and the config check applies them before anything is imported."""
+    dims = list(hidden_dims) if isinstance(hidden_dims, Sequence) and not isinstance(hidden_dims, str) else hidden_dims
+    if not isinstance(dims, list) or any(not isinstance(d, int) or isinstance(d, bool) or d <= 0 for d in dims):
+        raise ConfigError(f"model.net.hidden_dims={dims!r} must be a list of positive integers, e.g. [128] or [256,128] "
+                          f"([] for no hidden layer).")
+    per_layer = isinstance(dropout, Sequence) and not isinstance(dropout, str)
+    rates = list(dropout) if per_layer else [dropout]
+    if any(not _number(r) or not 0 <= r < 1 for r in rates):
+        raise ConfigError(f"model.net.dropout={rates if per_layer else dropout!r} is outside [0, 1); "
+                          f"use e.g. 0.2 (0 disables dropout), or one rate per hidden layer.")
+    if per_layer and len(rates) != len(dims):
+        raise ConfigError(f"model.net.dropout={rates} has {len(rates)} rates for the {len(dims)} layers of "
+                          f"model.net.hidden_dims={dims}; give one rate, or one per hidden layer.")
+    if activation not in ACTIVATIONS:
+        raise ConfigError(f"model.net.activation={activation!r} is unknown; use one of {', '.join(ACTIVATIONS)}.")
+    if init not in INITS:
+        raise ConfigError(f"model.net.init={init!r} is unknown; use one of {', '.join(INITS)}.")
 
 
 class MLP(nn.Module):
@@ -30,11 +57,8 @@ class MLP(nn.Module):
         init: str = "torch",
     ) -> None:
         super().__init__()
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+        check_net_arguments(hidden_dims, dropout, activation, init)
         rates = list(dropout) if isinstance(dropout, Sequence) else [dropout] * len(hidden_dims)
-        if len(rates) != len(hidden_dims):
-            raise ValueError(f"dropout has {len(rates)} rates for {len(hidden_dims)} hidden layers")
         layers: list[nn.Module] = [nn.Flatten()]
         width = prod(input_shape)
         for dim, rate in zip(hidden_dims, rates):
@@ -44,8 +68,6 @@ class MLP(nn.Module):
             width = dim
         layers.append(nn.Linear(width, num_classes))
         self.layers = nn.Sequential(*layers)
-        if init not in INITS:
-            raise ValueError(f"init must be one of {INITS}, got {init!r}")
         if init == "glorot":  # Keras' Dense default: Glorot-uniform weights, zero biases
             for layer in self.layers:
                 if isinstance(layer, nn.Linear):
