@@ -11,8 +11,7 @@ class IndexRecorder(L.Callback):
         self.output_dir = Path(output_dir)
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        datamodule = trainer.datamodule
-        sampler = datamodule.loader("train").sampler
+        sampler = trainer.train_dataloader.sampler.batches  # the index batches the step groups are cut from
         assert (sampler.epoch, sampler.world_size) == (trainer.current_epoch, trainer.world_size), (
             sampler.epoch, sampler.world_size, trainer.current_epoch, trainer.world_size)
         seen = sampler.indices().tolist()  # positions in the training split

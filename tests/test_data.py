@@ -5,8 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from torch.utils.data import DataLoader
 
-from lit_dnn.data.batches import InMemoryBatches, Normalize, ShardedBatchSampler
+from lit_dnn.data.batches import Normalize, ShardedBatchSampler, SplitTensors, as_is
 from lit_dnn.data.binary import BinaryDataModule
 from lit_dnn.data.image import DATASETS, ImageDataModule
 from lit_dnn.errors import ConfigError
@@ -103,7 +104,8 @@ def test_in_memory_batches_equal_torchvision_transform(tiny_data: Path) -> None:
     dataset = spec.torchvision_class(str(tiny_data), train=True,
                                      transform=transforms.Compose([transforms.ToTensor(), transforms.Normalize((spec.mean,), (spec.std,))]))
     images = dataset.data
-    loader = InMemoryBatches(images, dataset.targets, ShardedBatchSampler(len(images), 7, shuffle=False), Normalize(spec.mean, spec.std))
+    loader = DataLoader(SplitTensors(images, dataset.targets, Normalize(spec.mean, spec.std)), batch_size=None,
+                        sampler=ShardedBatchSampler(len(images), 7, shuffle=False), collate_fn=as_is)
     batch, labels = next(iter(loader))
     reference = torch.stack([dataset[i][0][0] for i in range(7)])
     assert torch.equal(batch, reference)
@@ -118,7 +120,7 @@ def test_lightning_reshuffles_every_epoch(tiny_data: Path, tmp_path: Path) -> No
 
     class Record(L.Callback):
         def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-            sampler = trainer.datamodule.loader("train").sampler
+            sampler = trainer.train_dataloader.sampler.batches  # BatchGroupSampler's index batches
             assert sampler.epoch == trainer.current_epoch
             orders.append(sampler.indices().tolist())
 
@@ -140,7 +142,7 @@ def test_pixel_standardization_uses_training_statistics(tiny_data: Path) -> None
     # the batches are the training images standardised pixel by pixel, with the training statistics
     ((x, _),) = next(iter(dm.train_dataloader()))
     assert x.shape[1:] == (28, 28)
-    idx = dm.train_dataloader().sampler.indices()[: len(x)]
+    idx = dm.train_dataloader().sampler.batches.indices()[: len(x)]
     assert torch.allclose(x, (train[idx] - mean) / std, atol=1e-5)
     val = dm.splits["val"][0].float() / 255
     assert not torch.allclose(val.mean(0), mean, atol=1e-3)  # val statistics were not used
@@ -170,7 +172,21 @@ def test_batches_per_step_groups_the_same_batches(tiny_data: Path) -> None:
     assert [len(g) for g in groups] == [3, 3, 2] and len(dm.train_dataloader()) == 3
     single = list(dm.loader("train"))
     grouped = [batch for group in groups for batch in group]
-    assert len(grouped) == len(single) == dm.train_dataloader().num_batches == 8
+    assert len(grouped) == len(single) == dm.train_dataloader().sampler.num_batches == 8
     for (x1, y1), (x2, y2) in zip(single, grouped):
         assert torch.equal(x1, x2) and torch.equal(y1, y2)
     assert not isinstance(next(iter(dm.val_dataloader())), list)  # evaluation stays one batch per step
+
+
+def test_lightning_gets_real_dataloaders_and_the_data_moves_in_setup(tiny_data: Path, tmp_path: Path) -> None:
+    """Documented Lightning pattern: DataLoaders (batch_size=None over index batches), no sampler
+    replaced by Lightning, and the splits on the strategy's root device after setup."""
+    from conftest import compose_cfg, tiny_overrides
+    from lit_dnn.train import build
+
+    datamodule, model, trainer = build(compose_cfg(tiny_overrides(tiny_data), tmp_path))
+    trainer.fit(model, datamodule=datamodule)
+    for loader in (trainer.train_dataloader, trainer.val_dataloaders, trainer.test_dataloaders or datamodule.test_dataloader()):
+        assert type(loader) is DataLoader and loader.batch_size is None
+    assert type(trainer.train_dataloader.sampler).__name__ == "BatchGroupSampler"
+    assert datamodule.splits["train"][0].device == trainer.strategy.root_device

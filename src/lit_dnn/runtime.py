@@ -46,6 +46,13 @@ def quiet_leafspec_warning() -> None:
     warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated", category=FutureWarning)
 
 
+def no_worker_advice_for_in_memory_data() -> None:
+    """Lightning advises more DataLoader workers for every loader with ``num_workers=0``; ours
+    index tensors already in memory (on the training device), where workers would only copy
+    them between processes. The filter is the one Lightning's documentation gives."""
+    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+
+
 def skip_final_collection() -> None:
     """At exit the interpreter's last garbage collection walks every torch and Lightning object
     (seconds after the results are written and closed); freezing the heap skips it."""
@@ -56,6 +63,7 @@ def prepare_process() -> None:
     one_copy_of_lightning_logs()
     no_nvml_cuda_check_without_gpu()
     quiet_leafspec_warning()
+    no_worker_advice_for_in_memory_data()
     skip_final_collection()
 
 

@@ -8,8 +8,10 @@ benchmark's row (3)). Here a split lives in memory as one tensor and a batch is 
 
 from collections.abc import Callable, Iterator
 from itertools import islice
+from typing import Any
 
 import torch
+from torch.utils.data import Dataset
 
 Transform = Callable[[torch.Tensor], torch.Tensor]
 
@@ -66,62 +68,64 @@ class ShardedBatchSampler:
         return -(-shard // self.batch_size)
 
 
-class InMemoryBatches:
-    """An iterable of ``(inputs, targets)`` batches that Lightning accepts as a dataloader.
+class SplitTensors(Dataset):
+    """A split held as two tensors, whose items are whole batches: ``dataset[index_tensor]`` is
+    one ``(inputs, targets)`` batch, and ``dataset[[idx, idx, ...]]`` the list of them that a
+    training step takes. A ``DataLoader`` with ``batch_size=None`` and one of the samplers here
+    hands them to Lightning as they are.
 
-    ``inputs`` is kept as stored (uint8 images, float features); ``transform`` turns a
-    batch into model inputs. ``to(device)`` moves the whole split once, so on a GPU the
-    batches are built on the device and nothing is copied per step.
+    ``inputs`` is kept as stored (uint8 images, float features); ``transform`` turns a batch into
+    model inputs. ``to(device)`` moves the whole split once, so on a GPU the batches are built on
+    the device and nothing is copied per step.
     """
 
-    def __init__(
-        self,
-        inputs: torch.Tensor,
-        targets: torch.Tensor,
-        sampler: ShardedBatchSampler,
-        transform: Transform | None = None,
-    ) -> None:
+    def __init__(self, inputs: torch.Tensor, targets: torch.Tensor, transform: Transform | None = None) -> None:
         if len(inputs) != len(targets):
             raise ValueError(f"{len(inputs)} inputs but {len(targets)} targets")
         self.inputs = inputs
         self.targets = targets
-        self.sampler = sampler  # the name Lightning looks for to call set_epoch each epoch
-        self.batch_sampler = None  # read by Lightning's DataLoader checks: no torch batch sampler here
         self.transform = transform
 
-    def to(self, device: torch.device | str) -> "InMemoryBatches":
+    def to(self, device: torch.device | str) -> "SplitTensors":
         self.inputs = self.inputs.to(device)
         self.targets = self.targets.to(device)
         return self
 
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        for idx in self.sampler:
-            idx = idx.to(self.inputs.device, non_blocking=True)  # the data may move to a GPU mid-iteration
-            x = self.inputs.index_select(0, idx)
-            yield (self.transform(x) if self.transform else x), self.targets.index_select(0, idx)
-
     def __len__(self) -> int:
-        return len(self.sampler)
+        return len(self.targets)
+
+    def __getitem__(self, indices: torch.Tensor | list[torch.Tensor]) -> Any:
+        if isinstance(indices, list):
+            return [self[i] for i in indices]
+        indices = indices.to(self.inputs.device, non_blocking=True)
+        x = self.inputs.index_select(0, indices)
+        return (self.transform(x) if self.transform else x), self.targets.index_select(0, indices)
 
 
-class BatchGroups:
-    """Hands Lightning ``size`` consecutive batches per training step, as a list: Keras'
-    ``steps_per_execution``. The module takes one optimiser step per batch, so training is
-    the same batch for batch; Lightning's per-step work (hooks of every callback, closures,
+def as_is(item: Any) -> Any:
+    """The DataLoader's collate function: an item is already a batch (or a list of them)."""
+    return item
+
+
+class BatchGroupSampler:
+    """Groups ``size`` consecutive batches of a ``ShardedBatchSampler`` into one training step's
+    list: Keras' ``steps_per_execution``. The module takes one optimiser step per batch, so
+    training is the same batch for batch; Lightning's per-step work (the hooks of every callback,
     progress, logging) is paid once per group instead of once per batch (README, Speed).
     """
 
-    def __init__(self, batches: InMemoryBatches, size: int) -> None:
+    def __init__(self, batches: ShardedBatchSampler, size: int) -> None:
         self.batches = batches
         self.size = size
-        self.sampler = batches.sampler  # Lightning calls its set_epoch each epoch
-        self.batch_sampler = None
 
     @property
     def num_batches(self) -> int:
         return len(self.batches)
 
-    def __iter__(self) -> Iterator[list[tuple[torch.Tensor, torch.Tensor]]]:
+    def set_epoch(self, epoch: int) -> None:  # Lightning calls it before each epoch
+        self.batches.set_epoch(epoch)
+
+    def __iter__(self) -> Iterator[list[torch.Tensor]]:
         batches = iter(self.batches)
         while group := list(islice(batches, self.size)):
             yield group

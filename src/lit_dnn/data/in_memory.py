@@ -5,7 +5,9 @@ from typing import Any
 import torch
 from lightning import LightningDataModule
 
-from lit_dnn.data.batches import BatchGroups, InMemoryBatches, Normalize, ShardedBatchSampler, Transform
+from torch.utils.data import DataLoader
+
+from lit_dnn.data.batches import BatchGroupSampler, Normalize, ShardedBatchSampler, SplitTensors, Transform, as_is
 from lit_dnn.data.splits import check_val_from, split_size
 
 
@@ -13,8 +15,11 @@ class InMemoryDataModule(LightningDataModule):
     """Subclasses set ``class_names``, ``input_shape``, ``transform`` and implement ``load``,
     which calls ``set_splits``. Batch size is per process (see README, distributed).
 
-    Each training step gets a list of ``batches_per_step`` batches (``BatchGroups``); the
-    ``Classifier`` steps its optimiser once per batch."""
+    Batches reach Lightning through ``DataLoader``s with ``batch_size=None`` over a split's
+    tensors (``SplitTensors``): each training step gets a list of ``batches_per_step`` batches
+    (``BatchGroupSampler``) and the ``Classifier`` steps its optimiser once per batch. The
+    samplers shard across processes themselves (``trainer.use_distributed_sampler=false``), and
+    ``setup`` moves every split to the trainer's device once."""
 
     class_names: list[str]
     input_shape: tuple[int, ...]
@@ -33,7 +38,7 @@ class InMemoryDataModule(LightningDataModule):
         self.val_from = val_from
         self.seed = seed
         self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
-        self._loaders: dict[str, InMemoryBatches] = {}
+        self._datasets: dict[str, SplitTensors] = {}
 
     @property
     def num_classes(self) -> int:
@@ -65,42 +70,44 @@ class InMemoryDataModule(LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if not self.splits:
             self.load()
+        if self.trainer is not None:  # during fit/test: the data lives where the model does
+            self.to(self.trainer.strategy.root_device)
 
-    def loader(self, split: str) -> InMemoryBatches:
-        """The batches of ``split``, sharded over the trainer's processes when there are several."""
-        if split not in self._loaders:
+    def split_dataset(self, split: str) -> SplitTensors:
+        if split not in self._datasets:
             if not self.splits:
                 self.setup()
-            x, y = self.splits[split]
-            trainer = self.trainer
-            rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
-            train = split == "train"
-            sampler = ShardedBatchSampler(
-                len(x), self.batch_size if train else self.eval_batch_size, shuffle=train,
-                seed=self.seed, rank=rank, world_size=world,
-            )
-            self._loaders[split] = InMemoryBatches(x, y, sampler, self.transform)
-        return self._loaders[split]
+            self._datasets[split] = SplitTensors(*self.splits[split], self.transform)
+        return self._datasets[split]
+
+    def index_sampler(self, split: str) -> ShardedBatchSampler:
+        """Index batches of ``split``, sharded over the trainer's processes when there are several."""
+        trainer = self.trainer
+        rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+        train = split == "train"
+        return ShardedBatchSampler(len(self.split_dataset(split)), self.batch_size if train else self.eval_batch_size,
+                                   shuffle=train, seed=self.seed, rank=rank, world_size=world)
+
+    def loader(self, split: str) -> DataLoader:
+        """One batch at a time (evaluation, and plain loops such as the benchmark's)."""
+        return DataLoader(self.split_dataset(split), batch_size=None, sampler=self.index_sampler(split), collate_fn=as_is)
 
     def to(self, device: torch.device) -> None:
         """Hold every split on ``device`` (a GPU) so batches are built there."""
+        if self.splits and self.splits["train"][0].device == torch.device(device):
+            return
         self.splits = {k: (x.to(device), y.to(device)) for k, (x, y) in self.splits.items()}
-        for loader in self._loaders.values():
-            loader.to(device)
-        if isinstance(self.transform, Normalize):  # the loaders share this one object
+        for dataset in self._datasets.values():
+            dataset.to(device)
+        if isinstance(self.transform, Normalize):  # the datasets share this one object
             self.transform.to(device)
 
-    def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
-        # on the first batch for an accelerator, move the whole dataset there once
-        if device.type != "cpu" and self.splits and self.splits["train"][0].device != device:
-            self.to(device)
-        return super().transfer_batch_to_device(batch, device, dataloader_idx)
+    def train_dataloader(self) -> DataLoader:
+        sampler = BatchGroupSampler(self.index_sampler("train"), self.batches_per_step)
+        return DataLoader(self.split_dataset("train"), batch_size=None, sampler=sampler, collate_fn=as_is)
 
-    def train_dataloader(self) -> BatchGroups:
-        return BatchGroups(self.loader("train"), self.batches_per_step)
-
-    def val_dataloader(self) -> InMemoryBatches:
+    def val_dataloader(self) -> DataLoader:
         return self.loader("val")
 
-    def test_dataloader(self) -> InMemoryBatches:
+    def test_dataloader(self) -> DataLoader:
         return self.loader("test")

@@ -98,8 +98,9 @@ class Classifier(LightningModule):
     def on_train_start(self) -> None:
         # the benchmark reads this line to time process start → first training step
         loader = self.trainer.train_dataloader
+        sampler = getattr(loader, "sampler", None)
         log.info("Training starts: %d batches per epoch, %d per step.",
-                 getattr(loader, "num_batches", self.trainer.num_training_batches), getattr(loader, "size", 1))
+                 getattr(sampler, "num_batches", self.trainer.num_training_batches), getattr(sampler, "size", 1))
 
     def metric_names(self) -> list[str]:
         """Every metric this module logs: what callbacks may monitor and sweeps may optimise."""
@@ -120,7 +121,7 @@ class Classifier(LightningModule):
     def training_step(self, batch: list[tuple[torch.Tensor, torch.Tensor]], batch_idx: int) -> None:
         optimizer = self.optimizers()
         scheduler = self.lr_schedulers() if self.scheduler_interval == "step" else None
-        for x, y in batch:  # a list of batches (BatchGroups)
+        for x, y in batch:  # a list of batches (BatchGroupSampler)
             if 0 <= self.trainer.max_steps <= self.global_step:
                 break
             loss = self._loss(x, y)
@@ -207,12 +208,12 @@ class Classifier(LightningModule):
 
     def optimizer_steps_planned(self) -> int:
         """The run's optimiser steps (batches): Lightning's estimate counts its steps, lists of batches.
-        A loader without ``num_batches`` (a plain DataLoader of lists of one) has one batch a step."""
+        A sampler without ``num_batches`` (a DataLoader of lists of one) has one batch a step."""
         steps = self.trainer.estimated_stepping_batches  # also loads the train dataloader when not yet loaded
-        loader = self.trainer.train_dataloader
-        if not hasattr(loader, "num_batches"):
+        sampler = getattr(self.trainer.train_dataloader, "sampler", None)
+        if not hasattr(sampler, "num_batches"):
             return steps
-        planned = loader.num_batches * self.trainer.max_epochs
+        planned = sampler.num_batches * self.trainer.max_epochs
         return min(planned, self.trainer.max_steps) if self.trainer.max_steps >= 0 else planned
 
     def configure_optimizers(self) -> Any:
