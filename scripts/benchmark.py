@@ -129,13 +129,14 @@ class PlainLoop:
         datamodule.to(self.device)
         self.net = model.net.to(self.device).train()
         self.optimizer = model.optimizer_factory(params=self.net.parameters())
-        self.loader = datamodule.loader("train")  # one batch at a time
+        self.dataset = datamodule.split_dataset("train")  # the same tensors, indexed directly: no DataLoader
+        self.sampler = datamodule.index_sampler("train")
         self.epochs_run = 0
 
     def start_epoch(self) -> None:
-        self.loader.sampler.set_epoch(self.epochs_run)
+        self.sampler.set_epoch(self.epochs_run)
         self.epochs_run += 1
-        self.batches = iter(self.loader)
+        self.batches = (self.dataset[idx] for idx in self.sampler)
 
     def run(self, n: int) -> float:
         """Seconds for the epoch's next ``n`` batches."""
