@@ -96,7 +96,7 @@ class Classifier(LightningModule):
         self.val_acc_best.persistent(True)  # kept in checkpoints, so a resumed run knows its best
 
     def on_train_start(self) -> None:
-        # the benchmark reads this line to time process start → first training step
+        # what Keras prints as "Train on N samples": how an epoch is cut into batches and steps
         loader = self.trainer.train_dataloader
         sampler = getattr(loader, "sampler", None)
         log.info("Training starts: %d batches per epoch, %d per step.",
