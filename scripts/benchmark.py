@@ -38,7 +38,7 @@ import torch.nn.functional as F  # noqa: E402
 from hydra import compose, initialize_config_dir  # noqa: E402
 from omegaconf import DictConfig, open_dict  # noqa: E402
 from torch.utils.data import DataLoader, default_collate, random_split  # noqa: E402
-from torchvision import datasets, transforms  # noqa: E402
+from torchvision import transforms  # noqa: E402
 
 from lit_dnn.data.image import DATASETS  # noqa: E402
 from lit_dnn.runtime import prepare_process  # noqa: E402

@@ -1,10 +1,9 @@
 """The benchmark runs end to end on tiny data (its figures are for the README, not asserted)."""
 
 import re
-import sys
 from pathlib import Path
 
-from conftest import ROOT, run_script
+from conftest import run_script
 
 
 def test_benchmark_runs_and_writes_its_table(tiny_data: Path, tmp_path: Path) -> None:

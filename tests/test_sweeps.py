@@ -1,7 +1,6 @@
 """Sweeps run the way a user runs them: the real command in a subprocess, synthetic binary data."""
 
 import csv
-import os
 import signal
 import subprocess
 import sys

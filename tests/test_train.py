@@ -1,7 +1,6 @@
 """The MNIST path end to end on tiny IDX files written by the tests."""
 
 import json
-import os
 from pathlib import Path
 
 import pytest

@@ -116,6 +116,17 @@ def adopt_checkpoint_config(cfg: DictConfig, hp: dict[str, Any], path: Path) -> 
             cfg.trainer.max_epochs = hp["max_epochs"]
 
 
+def check_schedule(checkpoint: dict[str, Any], cfg: DictConfig, path: Path) -> None:
+    """A one-cycle schedule is planned for the run's length: resuming must keep that length."""
+    planned = checkpoint["hyper_parameters"].get("max_epochs")
+    schedules = checkpoint.get("lr_schedulers") or [{}]
+    if "total_steps" in schedules[0] and planned != cfg.trainer.max_epochs:
+        raise ConfigError(
+            f"{path} resumes a one-cycle learning-rate schedule planned for trainer.max_epochs={planned}; "
+            f"keep trainer.max_epochs={planned}, or train a new run with model.scheduler=null to extend training freely."
+        )
+
+
 def resume_folder(cfg: DictConfig, ckpt_path: Path) -> None:
     """An unfinished run continues in its own folder; a finished one keeps its results, and training
     from its checkpoint goes on in this command's new folder."""

@@ -7,7 +7,6 @@ from typing import Any
 
 import hydra
 import lightning as L
-import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import TensorBoardLogger
 from omegaconf import DictConfig
@@ -15,8 +14,7 @@ from omegaconf import DictConfig
 from lit_dnn.callbacks.reproducible import EpochSeed, PreemptionCheckpoint
 from lit_dnn.checkpoint import build_model, check_shapes, metadata, read_checkpoint
 from lit_dnn.config_checks import check_metric_names, check_train_config, instantiate
-from lit_dnn.errors import ConfigError
-from lit_dnn.resume import adopt_checkpoint_config, file_resume_record, resume_folder
+from lit_dnn.resume import adopt_checkpoint_config, check_schedule, file_resume_record, resume_folder
 from lit_dnn.run_dir import plain, resolve_ckpt_path, write_json
 from lit_dnn.runtime import prepare_trainer
 
@@ -60,17 +58,6 @@ def build(cfg: DictConfig, extra_callbacks: list[Any] = ()) -> tuple[L.Lightning
     return datamodule, model, trainer
 
 
-def check_schedule(checkpoint: dict[str, Any], cfg: DictConfig, path: Path) -> None:
-    """A one-cycle schedule is planned for the run's length: resuming must keep that length."""
-    planned = checkpoint["hyper_parameters"].get("max_epochs")
-    schedules = checkpoint.get("lr_schedulers") or [{}]
-    if "total_steps" in schedules[0] and planned != cfg.trainer.max_epochs:
-        raise ConfigError(
-            f"{path} resumes a one-cycle learning-rate schedule planned for trainer.max_epochs={planned}; "
-            f"keep trainer.max_epochs={planned}, or train a new run with model.scheduler=null to extend training freely."
-        )
-
-
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Fit, test the best checkpoint, write ``metrics.json``; returns the final metrics.
 
@@ -83,13 +70,13 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         resumed = read_checkpoint(ckpt_path)  # fail now on a bad file, not after setup
         adopt_checkpoint_config(cfg, resumed["hyper_parameters"], ckpt_path)
         check_train_config(cfg)
+        check_schedule(resumed, cfg, ckpt_path)
         resume_folder(cfg, ckpt_path)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
 
     datamodule, model, trainer = build(cfg)
     if ckpt_path is not None:
         check_shapes(resumed, model, ckpt_path)
-        check_schedule(resumed, cfg, ckpt_path)
     trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
 
     # a run resumed after its last epoch trains no more: its epoch metrics come from the checkpoint

@@ -26,7 +26,7 @@ from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
-from hydra_plugins.lit_dnn_optuna_sweeper import config  # noqa: F401  (registers hydra/sweeper=lit_optuna)
+from hydra_plugins.lit_dnn_optuna_sweeper import config as sweeper_config  # noqa: F401  (registers hydra/sweeper=lit_optuna)
 
 if TYPE_CHECKING:
     import optuna
