@@ -88,9 +88,14 @@ class InMemoryDataModule(LightningDataModule):
         return ShardedBatchSampler(len(self.split_dataset(split)), self.batch_size if train else self.eval_batch_size,
                                    shuffle=train, seed=self.seed, rank=rank, world_size=world)
 
-    def loader(self, split: str) -> DataLoader:
-        """One batch at a time (evaluation, and plain loops such as the benchmark's)."""
-        return DataLoader(self.split_dataset(split), batch_size=None, sampler=self.index_sampler(split), collate_fn=as_is)
+    def loader(self, split: str, sampler: Any = None) -> DataLoader:
+        """One batch at a time (evaluation, and plain loops such as the benchmark's), or what ``sampler`` groups.
+
+        The loader gets a generator of its own: a DataLoader draws a seed for its workers from
+        the global torch generator at every iteration otherwise, which would shift the dropout
+        masks that ``EpochSeed`` seeds, and a resumed run would no longer match."""
+        return DataLoader(self.split_dataset(split), batch_size=None, sampler=sampler or self.index_sampler(split),
+                          collate_fn=as_is, generator=torch.Generator())
 
     def to(self, device: torch.device) -> None:
         """Hold every split on ``device`` (a GPU) so batches are built there."""
@@ -103,8 +108,7 @@ class InMemoryDataModule(LightningDataModule):
             self.transform.to(device)
 
     def train_dataloader(self) -> DataLoader:
-        sampler = BatchGroupSampler(self.index_sampler("train"), self.batches_per_step)
-        return DataLoader(self.split_dataset("train"), batch_size=None, sampler=sampler, collate_fn=as_is)
+        return self.loader("train", BatchGroupSampler(self.index_sampler("train"), self.batches_per_step))
 
     def val_dataloader(self) -> DataLoader:
         return self.loader("val")
