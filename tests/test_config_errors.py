@@ -120,3 +120,16 @@ def test_optimizers_without_momentum_train_with_the_default_schedule(optimizer: 
                                  "+trainer.enable_progress_bar=false", f"model.optimizer._target_={optimizer}",
                                  "~model.optimizer.fused", "model.optimizer.lr=0.01"], tmp_path))
     assert metrics["test/acc"] > 0.6 and metrics["epochs_run"] == 2
+
+
+def test_log_folder_that_cannot_be_written_is_one_sentence(tmp_path: Path) -> None:
+    """Hydra makes the run folder before lit-dnn runs; a Hydra callback checks first."""
+    a_file = tmp_path / "afile"
+    a_file.write_text("")
+    for mode in ([], ["-m", "data=binary"]):
+        result = run_script("train.py", [*mode, f"paths.log_dir={a_file}/logs"])
+        assert result.returncode == 2
+        folder = "multiruns" if mode else "runs"
+        assert result.stderr.strip().splitlines() == [
+            f"Error: cannot write run folders in {a_file}/logs/train/{folder} (Not a directory); "
+            f"set paths.log_dir to a folder you can write."]

@@ -237,3 +237,23 @@ def test_disk_full_while_saving_is_one_sentence_and_keeps_the_last_checkpoint(ti
     monkeypatch.setattr(torch, "save", real_save)
     assert read_checkpoint(tmp_path / "run" / "checkpoints" / "last.ckpt")["epoch"] == 0
     assert not list((tmp_path / "run" / "checkpoints").glob(".*tmp*"))
+
+
+def test_sigterm_while_writing_the_results_is_one_sentence(tiny_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture) -> None:
+    """After testing, Lightning's SIGTERM handling is over: the process used to end with -15 and no word."""
+    import lit_dnn.train
+    from lit_dnn.cli import run_task
+
+    def terminated(path: Path, data: dict) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(lit_dnn.train, "write_json", terminated)
+    with pytest.raises(SystemExit) as exit_info:
+        run_task(train, compose_cfg(tiny_overrides(tiny_data), tmp_path))
+    assert exit_info.value.code == 143
+    run = tmp_path / "run"
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"Stopped by SIGTERM: while writing the results; the run is unfinished: ckpt_path=last finishes it ({run}).")
+    assert not (run / "metrics.json").exists() and read_checkpoint(run / "checkpoints" / "last.ckpt")["epoch"] == 1
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler lived only while writing

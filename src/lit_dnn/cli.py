@@ -6,9 +6,11 @@ import json
 import logging
 import os
 import shutil
+import signal
 import sys
 import time
-from collections.abc import Callable
+from contextlib import contextmanager
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 from omegaconf.errors import MissingMandatoryValue
 
-from lit_dnn.errors import UserError
+from lit_dnn.errors import Stopped, UserError
 from lit_dnn.runtime import prepare_process
 
 log = logging.getLogger(__name__)
@@ -25,6 +27,20 @@ log = logging.getLogger(__name__)
 
 def in_multirun() -> bool:
     return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+@contextmanager
+def sigterm_stops(message: Callable[[], str]) -> Iterator[None]:
+    """Outside Lightning's loops (which handle SIGTERM themselves), turn SIGTERM into ``Stopped``,
+    so the process ends with a sentence, not silently with -15."""
+    def stop(signum: int, frame: object) -> None:
+        raise Stopped(message())
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def is_sigterm(err: BaseException) -> bool:
@@ -52,6 +68,9 @@ def run_task(task: Callable[[DictConfig], Any] | str, cfg: DictConfig, check: Ca
             task = getattr(importlib.import_module(module), name)
         prepare_process()  # after the task's imports (importing lightning sets what it undoes)
         return task(cfg)
+    except Stopped as err:
+        print(f"Stopped by SIGTERM: {err}.", file=sys.stderr)
+        sys.exit(143)
     except SystemExit as err:  # Lightning's SIGTERMException is a SystemExit
         if is_sigterm(err):
             print(f"Stopped by SIGTERM: {err.args[0] if err.args else 'no checkpoint saved'}.", file=sys.stderr)

@@ -19,3 +19,7 @@ class CheckpointError(UserError):
 
 class NonFiniteLossError(UserError):
     """Training produced a NaN or infinite loss (lower the learning rate or check the data)."""
+
+
+class Stopped(Exception):
+    """A signal ended the run outside Lightning's handling; the message says how to resume."""

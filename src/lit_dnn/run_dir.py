@@ -2,8 +2,13 @@
 
 import json
 import math
+import sys
+import tempfile
 from pathlib import Path
 from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
 
 from lit_dnn.errors import CheckpointError
 
@@ -58,3 +63,27 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
     tmp.replace(path)
+
+
+class WritableLogFolder(Callback):
+    """Hydra creates the run (or sweep) folder before any lit-dnn code runs, and a folder it cannot
+    create ends in Hydra's stack trace; this callback runs first and says it in one sentence
+    (exit code 2). It checks the folder that will hold the run's folder: the run's own name
+    carries the time to the microsecond and is made by Hydra a moment later."""
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        self.check(config.hydra.run.dir)
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        self.check(config.hydra.sweep.dir)
+
+    @staticmethod
+    def check(folder: str) -> None:
+        parent = Path(str(folder)).parent
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+            tempfile.TemporaryDirectory(dir=parent).cleanup()
+        except OSError as err:
+            print(f"Error: cannot write run folders in {parent} ({err.strerror or type(err).__name__}); "
+                  f"set paths.log_dir to a folder you can write.", file=sys.stderr)
+            sys.exit(2)

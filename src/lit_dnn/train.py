@@ -13,6 +13,7 @@ from omegaconf import DictConfig
 
 from lit_dnn.callbacks.reproducible import EpochSeed, PreemptionCheckpoint
 from lit_dnn.checkpoint import build_model, check_shapes, metadata, read_checkpoint
+from lit_dnn.cli import sigterm_stops
 from lit_dnn.config_checks import check_metric_names, check_train_config, instantiate
 from lit_dnn.resume import adopt_checkpoint_config, check_schedule, file_resume_record, resume_folder
 from lit_dnn.run_dir import plain, resolve_ckpt_path, write_json
@@ -91,18 +92,31 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
     output_dir = Path(cfg.paths.output_dir)
     if trainer.is_global_zero:
-        write_json(output_dir / "metrics.json", metrics)  # first: a logger failing below loses no result
-        final = {k: metrics[k] for k in ("val/acc_best", "test/acc") if metrics.get(k) is not None}
-        for logger in trainer.loggers:
-            if isinstance(logger, TensorBoardLogger):  # its HParams tab sets these beside the run's settings
-                logger.log_hyperparams(hparams_of(cfg), final)
-            else:  # CSVLogger and others take the settings alone (hparams.yaml)
-                logger.log_hyperparams(hparams_of(cfg))
-            logger.save()
-        log.info(
-            "Run finished: %s\n  metrics:     %s\n  checkpoints: %s\n  tensorboard: tensorboard --logdir %s",
-            ", ".join(f"{k}={metrics[k]:.4f}" for k in ("val/acc_best", "test/acc") if metrics.get(k) is not None),
-            output_dir / "metrics.json", output_dir / "checkpoints", output_dir,
-        )
-        file_resume_record(output_dir)
+        with sigterm_stops(lambda: stopped_while_writing(output_dir)):
+            write_results(cfg, trainer, metrics, output_dir)
     return metrics
+
+
+def stopped_while_writing(output_dir: Path) -> str:
+    if (output_dir / "metrics.json").exists():
+        return f"after its metrics.json was written ({output_dir}); the results are complete"
+    return f"while writing the results; the run is unfinished: ckpt_path=last finishes it ({output_dir})"
+
+
+def write_results(cfg: DictConfig, trainer: L.Trainer, metrics: dict[str, Any], output_dir: Path) -> None:
+    """``metrics.json`` first (a logger failing after it loses no result), the loggers' final
+    hyperparameters, the closing lines; a resume files its own folder into the run."""
+    write_json(output_dir / "metrics.json", metrics)  # first: a logger failing below loses no result
+    final = {k: metrics[k] for k in ("val/acc_best", "test/acc") if metrics.get(k) is not None}
+    for logger in trainer.loggers:
+        if isinstance(logger, TensorBoardLogger):  # its HParams tab sets these beside the run's settings
+            logger.log_hyperparams(hparams_of(cfg), final)
+        else:  # CSVLogger and others take the settings alone (hparams.yaml)
+            logger.log_hyperparams(hparams_of(cfg))
+        logger.save()
+    log.info(
+        "Run finished: %s\n  metrics:     %s\n  checkpoints: %s\n  tensorboard: tensorboard --logdir %s",
+        ", ".join(f"{k}={metrics[k]:.4f}" for k in ("val/acc_best", "test/acc") if metrics.get(k) is not None),
+        output_dir / "metrics.json", output_dir / "checkpoints", output_dir,
+    )
+    file_resume_record(output_dir)
