@@ -17,6 +17,7 @@ from lit_dnn.data.splits import check_val_from, split_size
 from lit_dnn.errors import ConfigError
 from lit_dnn.models.mlp import check_net_arguments
 
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -178,3 +179,8 @@ def instantiate(config: Any, **kwargs: Any) -> Any:
         if isinstance(err.__cause__, ConfigError):
             raise err.__cause__ from None
         raise
+
+
+def instantiate_all(group: Any) -> list[Any]:
+    """Every ``_target_`` entry of a callbacks or logger group (entries set to null are off)."""
+    return [instantiate(c) for c in (group or {}).values() if c is not None and "_target_" in c]

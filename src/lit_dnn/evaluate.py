@@ -9,9 +9,9 @@ import lightning as L
 from omegaconf import DictConfig, OmegaConf
 
 from lit_dnn.checkpoint import datamodule_from_hparams, load_classifier
+from lit_dnn.config_checks import instantiate_all
 from lit_dnn.errors import CheckpointError
 from lit_dnn.run_dir import plain, write_json
-from lit_dnn.train import instantiate_all
 
 log = logging.getLogger(__name__)
 

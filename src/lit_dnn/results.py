@@ -1,0 +1,55 @@
+"""What a finished run writes: ``metrics.json``, the loggers' final hyperparameters, the closing lines."""
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+from lightning.pytorch.loggers import TensorBoardLogger
+from omegaconf import DictConfig
+
+from lit_dnn.resume import file_resume_record
+from lit_dnn.run_dir import write_json
+
+log = logging.getLogger(__name__)
+
+
+def hparams_of(cfg: DictConfig) -> dict[str, Any]:
+    """The values a person compares runs by, flattened for TensorBoard's HParams tab."""
+    net, opt, data = cfg.model.net, cfg.model.optimizer, cfg.data
+    return {
+        "model/hidden_dims": str(list(net.hidden_dims)),
+        "model/dropout": net.dropout if isinstance(net.dropout, (int, float)) else str(list(net.dropout)),
+        "model/activation": net.activation,
+        "optimizer": opt._target_.rsplit(".", 1)[-1],
+        "optimizer/lr": opt.lr,
+        "scheduler": (cfg.model.scheduler or {}).get("_target_", "none").rsplit(".", 1)[-1],
+        "data": data._target_.rsplit(".", 1)[-1] + (f"/{data.dataset}" if "dataset" in data else ""),
+        "data/batch_size": data.batch_size,
+        "seed": cfg.seed,
+    }
+
+
+def stopped_while_writing(output_dir: Path) -> str:
+    if (output_dir / "metrics.json").exists():
+        return f"after its metrics.json was written ({output_dir}); the results are complete"
+    return f"while writing the results; the run is unfinished: ckpt_path=last finishes it ({output_dir})"
+
+
+def write_results(cfg: DictConfig, trainer: L.Trainer, metrics: dict[str, Any], output_dir: Path) -> None:
+    """``metrics.json`` first (a logger failing after it loses no result), the loggers' final
+    hyperparameters, the closing lines; a resume files its own folder into the run."""
+    write_json(output_dir / "metrics.json", metrics)  # first: a logger failing below loses no result
+    final = {k: metrics[k] for k in ("val/acc_best", "test/acc") if metrics.get(k) is not None}
+    for logger in trainer.loggers:
+        if isinstance(logger, TensorBoardLogger):  # its HParams tab sets these beside the run's settings
+            logger.log_hyperparams(hparams_of(cfg), final)
+        else:  # CSVLogger and others take the settings alone (hparams.yaml)
+            logger.log_hyperparams(hparams_of(cfg))
+        logger.save()
+    log.info(
+        "Run finished: %s\n  metrics:     %s\n  checkpoints: %s\n  tensorboard: tensorboard --logdir %s",
+        ", ".join(f"{k}={metrics[k]:.4f}" for k in ("val/acc_best", "test/acc") if metrics.get(k) is not None),
+        output_dir / "metrics.json", output_dir / "checkpoints", output_dir,
+    )
+    file_resume_record(output_dir)
