@@ -242,13 +242,13 @@ def test_disk_full_while_saving_is_one_sentence_and_keeps_the_last_checkpoint(ti
 def test_sigterm_while_writing_the_results_is_one_sentence(tiny_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                           capsys: pytest.CaptureFixture) -> None:
     """After testing, Lightning's SIGTERM handling is over: the process used to end with -15 and no word."""
-    import lit_dnn.train
+    import lit_dnn.results
     from lit_dnn.cli import run_task
 
     def terminated(path: Path, data: dict) -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
-    monkeypatch.setattr(lit_dnn.train, "write_json", terminated)
+    monkeypatch.setattr(lit_dnn.results, "write_json", terminated)
     with pytest.raises(SystemExit) as exit_info:
         run_task(train, compose_cfg(tiny_overrides(tiny_data), tmp_path))
     assert exit_info.value.code == 143
