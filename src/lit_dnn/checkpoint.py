@@ -19,7 +19,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from lit_dnn.config_checks import instantiate
-from lit_dnn.errors import CheckpointError
+from lit_dnn.errors import CheckpointError, first_line
 from lit_dnn.models.classifier import Classifier
 from lit_dnn.models.mlp import MLP
 
@@ -70,7 +70,7 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         ) from err
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as err:
         raise CheckpointError(
-            f"{path} is not a readable checkpoint (truncated or not a torch file: {_first_line(err)}); "
+            f"{path} is not a readable checkpoint (truncated or not a torch file: {first_line(err)[:120]}); "
             f"pass another .ckpt, e.g. checkpoints/last.ckpt of the run."
         ) from err
     if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("state_dict"), dict):
@@ -80,10 +80,6 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         raise CheckpointError(f"{path} was not written by lit-dnn (no model config in its hyperparameters); pass a .ckpt written by train.py.")
     check_plain(hp, path)
     return checkpoint
-
-
-def _first_line(err: BaseException) -> str:
-    return (str(err).strip().splitlines() or [type(err).__name__])[0][:120]
 
 
 def check_plain(value: Any, path: str | Path, where: str = "hyper_parameters") -> None:
@@ -117,9 +113,7 @@ def net_from_hparams(hp: dict[str, Any], path: str | Path) -> MLP:
         raise CheckpointError(f"{path} describes a network lit-dnn does not build (model.net: target "
                               f"{net.get('_target_')!r}, unknown keys {unknown}); pass a .ckpt written by train.py.")
     kwargs = {k: v for k, v in net.items() if k != "_target_"}
-    if not _positive_ints(kwargs.get("hidden_dims", [])):
-        raise CheckpointError(f"{path} has model.net.hidden_dims={kwargs.get('hidden_dims')!r}, not a list of positive integers.")
-    try:
+    try:  # MLP checks its own arguments (check_net_arguments)
         return MLP(input_shape=tuple(shape), num_classes=len(classes), **kwargs)
     except (ValueError, TypeError) as err:
         raise CheckpointError(f"{path} has model.net settings MLP refuses ({err}); pass a .ckpt written by train.py.") from err

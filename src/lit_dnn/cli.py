@@ -9,8 +9,8 @@ import shutil
 import signal
 import sys
 import time
-from contextlib import contextmanager
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 from omegaconf.errors import MissingMandatoryValue
 
-from lit_dnn.errors import Stopped, UserError
+from lit_dnn.errors import Stopped, UserError, first_line
 from lit_dnn.runtime import prepare_process
 
 log = logging.getLogger(__name__)
@@ -78,9 +78,8 @@ def run_task(task: Callable[[DictConfig], Any] | str, cfg: DictConfig, check: Ca
         raise
     except Exception as err:
         if in_multirun():
-            first_line = (str(err).splitlines() or [type(err).__name__])[0]
-            log.exception("Job failed: %s", first_line)
-            error = {"error": f"{type(err).__name__}: {first_line}", "wall_time_s": round(time.perf_counter() - start, 3)}
+            log.exception("Job failed: %s", first_line(err))
+            error = {"error": f"{type(err).__name__}: {first_line(err)}", "wall_time_s": round(time.perf_counter() - start, 3)}
             (Path(HydraConfig.get().runtime.output_dir) / "error.json").write_text(json.dumps(error, indent=2) + "\n")
             return None
         if isinstance(err, OSError) and err.errno in WRITE_ERRORS:

@@ -16,6 +16,7 @@ from lit_dnn.data.datasets import DATASETS, standardize_mode
 from lit_dnn.data.splits import check_val_from, split_size
 from lit_dnn.errors import ConfigError
 from lit_dnn.models.mlp import check_net_arguments
+from lit_dnn.models.schedules import check_interval
 
 
 def _is_int(value: Any) -> bool:
@@ -67,13 +68,11 @@ def check_model(model: DictConfig) -> None:
     except (ValueError, TypeError, RuntimeError) as err:
         raise ConfigError(f"model.optimizer ({target}) refuses its arguments: {str(err).strip().rstrip('.')}; "
                           f"fix the model.optimizer.* value it names.") from err
-    check_schedule(model)
+    check_scheduler(model)
 
 
-def check_schedule(model: DictConfig) -> None:
-    interval = model.get("scheduler_interval", "epoch")
-    if interval not in ("epoch", "step"):
-        raise ConfigError(f"model.scheduler_interval={interval!r} is not one of epoch, step.")
+def check_scheduler(model: DictConfig) -> None:
+    check_interval(model.get("scheduler_interval", "epoch"))
     scheduler = model.get("scheduler")
     if scheduler is None:
         return

@@ -1,6 +1,11 @@
 """Errors a user can fix: they are printed as one sentence, never as a traceback."""
 
 
+def first_line(err: BaseException) -> str:
+    """An error's first line, or its type's name when it says nothing."""
+    return (str(err).strip().splitlines() or [type(err).__name__])[0]
+
+
 class UserError(Exception):
     """Something in the config, the data or a file that the user must fix (exit code 2)."""
 

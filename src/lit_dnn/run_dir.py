@@ -35,12 +35,8 @@ def find_last_checkpoint(log_dir: str | Path, task_name: str = "train") -> Path:
 def resolve_ckpt_path(ckpt_path: str | None, log_dir: str | Path) -> Path | None:
     if ckpt_path is None:
         return None
-    path = find_last_checkpoint(log_dir) if str(ckpt_path) == "last" else Path(str(ckpt_path)).expanduser()
-    if path.is_dir():
-        raise CheckpointError(f"ckpt_path={ckpt_path} is a folder; pass a .ckpt file in it (e.g. {path}/last.ckpt) or ckpt_path=last.")
-    if not path.is_file():
-        raise CheckpointError(f"ckpt_path={ckpt_path} does not exist; pass the path of a .ckpt file or ckpt_path=last.")
-    return path.resolve()
+    """``last`` as the newest unfinished run's last.ckpt; any other value as a path (``read_checkpoint`` checks the file)."""
+    return find_last_checkpoint(log_dir) if str(ckpt_path) == "last" else Path(str(ckpt_path)).expanduser()
 
 
 def run_dir_of(checkpoint: Path) -> Path | None:

@@ -48,6 +48,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), cfg.paths.log_dir)
     if ckpt_path is not None:
         resumed = read_checkpoint(ckpt_path)  # fail now on a bad file, not after setup
+        ckpt_path = ckpt_path.resolve()
         adopt_checkpoint_config(cfg, resumed["hyper_parameters"], ckpt_path)
         check_train_config(cfg)
         check_schedule(resumed, cfg, ckpt_path)

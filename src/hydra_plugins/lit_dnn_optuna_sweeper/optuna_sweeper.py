@@ -123,14 +123,12 @@ class LitOptunaSweeper(Sweeper):
 
     def check_config(self) -> None:
         """A metric name that no run logs fails every trial: say so once, before the first."""
-        import hydra
-
         from lit_dnn.checkpoint import build_model
-        from lit_dnn.config_checks import check_metric_names
+        from lit_dnn.config_checks import check_metric_names, instantiate
         from lit_dnn.errors import UserError
 
         try:
-            datamodule = hydra.utils.instantiate(self.config.data)  # reads no file until setup
+            datamodule = instantiate(self.config.data)  # reads no file until setup
             model = build_model(self.config.model, datamodule.input_shape, datamodule.class_names)
             check_metric_names(model.metric_names(), self.config)
         except UserError as err:

@@ -22,6 +22,7 @@ from torchmetrics.classification import (
 )
 
 from lit_dnn.errors import ConfigError, NonFiniteLossError
+from lit_dnn.models.schedules import check_interval
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +73,7 @@ class Classifier(LightningModule):
         self.net = net
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
-        if scheduler_interval not in ("epoch", "step"):
-            raise ConfigError(f"model.scheduler_interval={scheduler_interval!r} is not one of epoch, step.")
+        check_interval(scheduler_interval)
         self.scheduler_interval = scheduler_interval
         num_classes = net.layers[-1].out_features
         self.class_names = class_names or [str(i) for i in range(num_classes)]

@@ -3,6 +3,16 @@
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import OneCycleLR
 
+from lit_dnn.errors import ConfigError
+
+INTERVALS = ("epoch", "step")
+
+
+def check_interval(interval: str) -> None:
+    """When the module steps its schedule: the Classifier applies it, and the config check before any import."""
+    if interval not in INTERVALS:
+        raise ConfigError(f"model.scheduler_interval={interval!r} is not one of {', '.join(INTERVALS)}.")
+
 
 class OneCycleFromLR(OneCycleLR):
     """One-cycle schedule peaking at ``peak_factor × lr`` of the optimizer.
