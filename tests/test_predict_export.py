@@ -97,6 +97,7 @@ def huge_png(path: Path) -> Path:
     (lambda d: (d / "bad.png").write_bytes(b"not an image") and d / "bad.png", "cannot read {} as an image"),
     (lambda d: np.save(d / "w.npy", np.zeros((4, 5))) or d / "w.npy", "has shape (4, 5) but the model expects (N, 28, 28)"),
     (lambda d: huge_png(d / "huge.png"), "{} has more pixels than Pillow reads safely"),
+    (lambda d: (d / "t.npy").write_text("hello") and d / "t.npy", "cannot read {} as a .npy array (no .npy header)"),
     (lambda d: np.save(d / "s.npy", np.full((2, 28, 28), "a")) or d / "s.npy", "{} holds <U1 values; save real numbers"),
     (lambda d: np.save(d / "e.npy", np.zeros((0, 28, 28))) or d / "e.npy", "{} holds no samples (shape (0, 28, 28))"),
     (lambda d: np.save(d / "n.npy", np.full((2, 28, 28), np.nan)) or d / "n.npy", "{} has 1568 NaN or infinite values"),

@@ -257,3 +257,15 @@ def test_sigterm_while_writing_the_results_is_one_sentence(tiny_data: Path, tmp_
         f"Stopped by SIGTERM: while writing the results; the run is unfinished: ckpt_path=last finishes it ({run}).")
     assert not (run / "metrics.json").exists() and read_checkpoint(run / "checkpoints" / "last.ckpt")["epoch"] == 1
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler lived only while writing
+
+
+def test_the_same_command_twice_never_overwrites_the_first_result(tiny_data: Path, tmp_path: Path) -> None:
+    args = [*tiny_overrides(tiny_data), "trainer.max_epochs=1", f"hydra.run.dir={tmp_path}/run"]
+    assert run_script("train.py", args).returncode == 0
+    before = digest(tmp_path / "run")
+    again = run_script("train.py", args)
+    assert again.returncode == 2
+    assert again.stderr.strip().splitlines() == [
+        f"Error: hydra.run.dir={tmp_path}/run holds the results of an earlier run (its metrics.json), which this run "
+        f"would overwrite; choose another folder, or leave hydra.run.dir out for a new one."]
+    assert digest(tmp_path / "run") == before  # Hydra's config copy and log included

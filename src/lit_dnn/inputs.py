@@ -46,7 +46,11 @@ def load_inputs(source: str | Path, input_shape: tuple[int, ...], invert: bool =
     if not path.exists():
         raise DataError(f"input={source} does not exist; pass a folder of images, one image, or a .npy array.")
     if path.suffix == ".npy":
+        with open(path, "rb") as f:
+            is_npy = f.read(6) == b"\x93NUMPY"  # np.load would try anything else as a pickle
         try:
+            if not is_npy:
+                raise ValueError("no .npy header")
             array = np.load(path, allow_pickle=False)
         except ValueError as err:
             raise DataError(f"cannot read {path} as a .npy array ({err}); save it with numpy.save.") from err

@@ -61,13 +61,20 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
     tmp.replace(path)
 
 
-class WritableLogFolder(Callback):
-    """Hydra creates the run (or sweep) folder before any lit-dnn code runs, and a folder it cannot
-    create ends in Hydra's stack trace; this callback runs first and says it in one sentence
-    (exit code 2). It checks the folder that will hold the run's folder: the run's own name
-    carries the time to the microsecond and is made by Hydra a moment later."""
+class RunFolderGuard(Callback):
+    """Hydra creates the run (or sweep) folder, and writes its config copy there, before any
+    lit-dnn code runs. This callback runs first and ends in one sentence (exit code 2) where
+    that would go wrong: a folder that cannot be made (Hydra's stack trace otherwise), or a run
+    folder given by hand (``hydra.run.dir``) that already holds a finished command's results,
+    which a second run would overwrite. It checks the folder that will hold the run's folder:
+    the default run name carries the time to the microsecond and is made by Hydra a moment later."""
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        run = Path(str(config.hydra.run.dir))
+        if is_finished(run):
+            print(f"Error: hydra.run.dir={run} holds the results of an earlier run (its metrics.json), which this run "
+                  f"would overwrite; choose another folder, or leave hydra.run.dir out for a new one.", file=sys.stderr)
+            sys.exit(2)
         self.check(config.hydra.run.dir)
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
