@@ -169,7 +169,7 @@ class PlainInterleaved(L.Callback):
         self.times.append(0.0)
 
     def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch, batch_idx: int) -> None:
-        self.owed += len(batch) if isinstance(batch, list) else 1  # BatchGroups hand a list of batches
+        self.owed += len(batch) if isinstance(batch, list) else 1  # a training step gets a list of batches
         if self.owed >= self.chunk or batch_idx == trainer.num_training_batches - 1:
             self.times[-1] += self.plain.run(self.owed)
             self.owed = 0
