@@ -48,7 +48,7 @@ class KillAt(L.Callback):
 
 def command(data_dir: Path, log_dir: Path, epochs: int, *extra: str) -> list[str]:
     return [sys.executable, str(ROOT / "train.py"), f"data.data_dir={data_dir}", "data.download=false",
-            f"trainer.max_epochs={epochs}", f"paths.log_dir={log_dir}", "callbacks.rich_progress_bar=null",
+            f"trainer.max_epochs={epochs}", f"paths.log_dir={log_dir}", "callbacks.progress_bar=null",
             "+trainer.enable_progress_bar=false", *extra]
 
 

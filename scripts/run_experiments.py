@@ -37,7 +37,7 @@ def run(name: str, seed: int) -> dict:
         start = time.perf_counter()
         result = subprocess.run(
             [sys.executable, str(ROOT / "train.py"), f"experiment={name}", f"seed={seed}", f"hydra.run.dir={run_dir}",
-             "callbacks.rich_progress_bar=null", "+trainer.enable_progress_bar=false"],
+             "callbacks.progress_bar=null", "+trainer.enable_progress_bar=false"],
             cwd=ROOT, capture_output=True, text=True,
         )
         if result.returncode != 0:

@@ -1,6 +1,8 @@
 """What a person sees: TensorBoard images and scalars, report files, plots."""
 
 import csv
+import logging
+import re
 import io
 import json
 from pathlib import Path
@@ -120,17 +122,41 @@ def test_report_of_a_class_never_predicted_is_zero_not_nan() -> None:
     assert rows[1]["precision"] == 0.0 and rows[1]["f1"] == 0.0 and rows[0]["recall"] == 1.0
 
 
-def test_progress_bar_updates_every_refresh_rate_batches(monkeypatch: pytest.MonkeyPatch) -> None:
-    from types import SimpleNamespace
+def test_epoch_line_uses_keras_names_train_first() -> None:
+    from lit_dnn.callbacks.progress import epoch_line
 
-    from lightning.pytorch.callbacks import RichProgressBar
+    metrics = {"val/acc": 0.97, "train/acc": 0.95, "val/acc_best": 0.97, "train/loss": 0.25, "val/loss": 0.1, "lr-Adam": 1e-3,
+               "test/acc_per_class/0": 1.0}
+    assert epoch_line(metrics) == "acc 0.9500 - loss 0.2500 - val_acc 0.9700 - val_loss 0.1000"
 
-    from lit_dnn.callbacks.progress import ThrottledRichProgressBar
 
-    updated = []
-    monkeypatch.setattr(RichProgressBar, "on_train_batch_end", lambda self, t, m, o, b, i: updated.append(i + 1))
-    bar = ThrottledRichProgressBar(refresh_rate=10)
-    trainer = SimpleNamespace(num_training_batches=25)
-    for i in range(25):
-        bar.on_train_batch_end(trainer, None, None, None, i)
-    assert updated == [10, 20, 25]
+def test_progress_bar_counts_batches_and_keeps_one_line_per_epoch(tiny_data: Path, tmp_path: Path,
+                                                                    caplog: pytest.LogCaptureFixture) -> None:
+    """500 training images in batches of 64 as steps of 3 batches: each epoch is 8 batches (3 steps),
+    numbered 1..N, and its line carries the epoch's train/* and val/* means."""
+    from lit_dnn.callbacks.progress import EpochProgressBar
+    from lit_dnn.train import build
+
+    overrides = [o for o in tiny_overrides(tiny_data) if "progress_bar" not in o]
+    cfg = compose_cfg([*overrides, "data.batch_size=64", "data.batches_per_step=3", "trainer.max_epochs=2"], tmp_path)
+    datamodule, model, trainer = build(cfg)
+    bar = trainer.progress_bar_callback
+    assert isinstance(bar, EpochProgressBar)
+    seen = []
+    epoch_start = bar.on_train_epoch_start
+
+    def record(trainer, module):
+        epoch_start(trainer, module)
+        seen.append(bar.bar.total if bar.bar is not None else None)
+
+    bar.on_train_epoch_start = record
+    with caplog.at_level(logging.INFO, logger="lit_dnn.callbacks.progress"):
+        trainer.fit(model, datamodule=datamodule)
+    lines = [r.getMessage() for r in caplog.records if r.name == "lit_dnn.callbacks.progress"]
+    assert seen == [8, 8]
+    assert len(lines) == 2
+    for epoch, line in enumerate(lines, 1):
+        assert re.fullmatch(rf"Epoch {epoch}/2 - 8 batches - \d+\.\d s - acc [01]\.\d{{4}} - loss \d+\.\d{{4}} - "
+                            rf"val_acc [01]\.\d{{4}} - val_loss \d+\.\d{{4}}", line), line
+    loss = float(lines[-1].split("- loss ")[1].split()[0])
+    assert loss == pytest.approx(float(trainer.callback_metrics["train/loss"]), abs=1e-4)

@@ -116,7 +116,7 @@ def test_optimizer_taking_kwargs_keeps_every_argument(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("optimizer", ["torch.optim.Adagrad", "torch.optim.SGD"])  # neither has momentum to cycle
 def test_optimizers_without_momentum_train_with_the_default_schedule(optimizer: str, tmp_path: Path) -> None:
-    metrics = train(compose_cfg(["data=binary", "trainer.max_epochs=2", "callbacks.rich_progress_bar=null",
+    metrics = train(compose_cfg(["data=binary", "trainer.max_epochs=2", "callbacks.progress_bar=null",
                                  "+trainer.enable_progress_bar=false", f"model.optimizer._target_={optimizer}",
                                  "~model.optimizer.fused", "model.optimizer.lr=0.01"], tmp_path))
     assert metrics["test/acc"] > 0.6 and metrics["epochs_run"] == 2

@@ -6,7 +6,8 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from lit_dnn.data.batches import Normalize, ShardedBatchSampler, SplitTensors, as_is
+from lit_dnn.data.batches import ShardedBatchSampler, SplitTensors, as_is
+from lit_dnn.data.normalization import Normalization
 from lit_dnn.data.binary import BinaryDataModule
 from lit_dnn.data.image import DATASETS, ImageDataModule
 from lit_dnn.errors import ConfigError
@@ -59,15 +60,17 @@ def test_binary_defaults_are_70_15_15_and_scaled_on_train_only() -> None:
     dm.setup()
     sizes = {k: len(v[0]) for k, v in dm.splits.items()}
     assert sizes == {"train": 700, "val": 150, "test": 150}
-    train_x = dm.splits["train"][0]
-    assert train_x.dtype == torch.float32 and train_x.shape == (700, 20)
+    # splits hold the raw features; the batches are standardised with training statistics
+    raw_train = dm.splits["train"][0]
+    assert raw_train.dtype == torch.float32 and raw_train.shape == (700, 20)
+    assert torch.allclose(dm.normalization.mean, raw_train.mean(0), atol=1e-5)
+    train_x = dm.split_dataset("train")[torch.arange(700)][0]
     assert torch.allclose(train_x.mean(0), torch.zeros(20), atol=1e-5)
     assert torch.allclose(train_x.std(0), torch.ones(20), atol=1e-4)
+    assert torch.equal(dm.splits["train"][0], raw_train)  # normalising a batch leaves the split as it was
     # the validation split is scaled with the training statistics, so it is not exactly standard
-    assert not torch.allclose(dm.splits["val"][0].mean(0), torch.zeros(20), atol=1e-3)
-    mean, std = dm.scaler
-    raw_train = train_x * std + mean
-    assert torch.allclose(mean, raw_train.mean(0), atol=1e-5)
+    val_x = dm.split_dataset("val")[torch.arange(150)][0]
+    assert not torch.allclose(val_x.mean(0), torch.zeros(20), atol=1e-3)
 
 
 def test_binary_sizes_configurable_and_seeded() -> None:
@@ -103,7 +106,7 @@ def test_in_memory_batches_equal_torchvision_transform(tiny_data: Path) -> None:
     dataset = spec.torchvision_class(str(tiny_data), train=True,
                                      transform=transforms.Compose([transforms.ToTensor(), transforms.Normalize((spec.mean,), (spec.std,))]))
     images = dataset.data
-    loader = DataLoader(SplitTensors(images, dataset.targets, Normalize(spec.mean, spec.std)), batch_size=None,
+    loader = DataLoader(SplitTensors(images, dataset.targets, Normalization(1 / 255, spec.mean, spec.std)), batch_size=None,
                         sampler=ShardedBatchSampler(len(images), 7, shuffle=False), collate_fn=as_is)
     batch, labels = next(iter(loader))
     reference = torch.stack([dataset[i][0][0] for i in range(7)])
@@ -135,7 +138,7 @@ def test_pixel_standardization_uses_training_statistics(tiny_data: Path) -> None
     dm = ImageDataModule("fashion_mnist", str(tiny_data), val_split=100, standardize="pixel", seed=0)
     dm.setup()
     train = dm.splits["train"][0].float() / 255
-    mean, std = torch.tensor(dm.normalization()["mean"]), torch.tensor(dm.normalization()["std"])
+    mean, std = dm.normalization.mean, dm.normalization.std
     assert mean.shape == (28, 28) and torch.allclose(mean, train.mean(0))
     assert torch.allclose(std, train.std(0).clamp_min(0.05))
     # the batches are the training images standardised pixel by pixel, with the training statistics
@@ -149,7 +152,7 @@ def test_pixel_standardization_uses_training_statistics(tiny_data: Path) -> None
 
 def test_standardize_modes(tiny_data: Path) -> None:
     assert ImageDataModule("mnist", standardize=True).standardize == "global"
-    assert ImageDataModule("mnist", standardize=False).normalization()["std"] == 1.0
+    assert ImageDataModule("mnist", standardize=False).normalization.as_dict()["std"] == 1.0
     with pytest.raises(ConfigError, match="data.standardize='zscore' is not one of global, pixel, none"):
         ImageDataModule("mnist", standardize="zscore")
 
@@ -159,7 +162,7 @@ def test_to_device_moves_the_pixel_statistics_with_the_data(tiny_data: Path) -> 
     dm.setup()
     dm.train_dataloader()
     dm.to(torch.device("meta"))  # any device other than the CPU
-    assert dm.transform.mean.device.type == "meta" and dm.transform.std.device.type == "meta"
+    assert dm.normalization.mean.device.type == "meta" and dm.normalization.std.device.type == "meta"
     ((x, y),) = next(iter(dm.train_dataloader()))
     assert x.device.type == "meta" and x.shape == (128, 28, 28) and x.dtype == torch.float32
 

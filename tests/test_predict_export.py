@@ -56,7 +56,7 @@ def test_png_files_get_the_classes_eval_computes(checkpoint: Path, tiny_data: Pa
     dm = ImageDataModule("mnist", str(tiny_data), val_split=100)
     dm.setup()
     x, _ = dm.splits["test"]
-    expected = model(dm.transform(x[:20])).argmax(1).tolist()
+    expected = model(dm.normalization(x[:20])).argmax(1).tolist()
     assert [r["input"] for r in rows] == [f"{i:03d}.png" for i in range(20)]
     assert [int(r["predicted"]) for r in rows] == expected
     assert "top3" in rows[0] and "│" in result.stdout

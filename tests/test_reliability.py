@@ -16,7 +16,7 @@ import torch
 from conftest import ROOT, compose_cfg, run_script, tiny_overrides, write_dataset
 from lit_dnn.checkpoint import read_checkpoint
 from lit_dnn.checkpoint_io import AtomicCheckpointIO
-from lit_dnn.models.classifier import NonFiniteLossError
+from lit_dnn.errors import NonFiniteLossError
 from lit_dnn.train import build, train
 
 VOLATILE = ("wall_time_s", "best_model_path")
@@ -188,7 +188,7 @@ def test_non_finite_loss_stops_with_step_and_keeps_last_good_checkpoint(batches_
         return out * float("nan") if model.training and trainer.current_epoch == 1 and calls["n"] > 8 else out
 
     model.net.forward = poisoned
-    with pytest.raises(NonFiniteLossError, match=r"the training loss became nan at epoch 1, step \d+"):
+    with pytest.raises(NonFiniteLossError, match=r"the training loss became nan at epoch 2, step \d+"):
         trainer.fit(model, datamodule=datamodule)
     last = read_checkpoint(tmp_path / "run" / "checkpoints" / "last.ckpt")
     assert last["epoch"] == 0 and all(torch.isfinite(v).all() for v in last["state_dict"].values() if v.is_floating_point())
@@ -198,7 +198,7 @@ def test_nan_from_the_command_line_is_one_sentence(tmp_path: Path) -> None:
     result = run_script("train.py", ["data=binary", "model.optimizer._target_=torch.optim.SGD", "model.optimizer.lr=1e30",
                                      "model.scheduler=null", f"hydra.run.dir={tmp_path}/run"])
     assert result.returncode == 2
-    assert "Error: the training loss became nan at epoch 0, step" in result.stderr.strip().splitlines()[-1]
+    assert "Error: the training loss became nan at epoch 1, step" in result.stderr.strip().splitlines()[-1]
 
 
 def test_killed_at_every_kind_of_moment_resumes_to_the_same_metrics(tiny_data: Path, tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from hydra import compose, initialize_config_dir
 
 from conftest import ROOT, run_script
 
-FAST = ["data=binary", "trainer.max_epochs=2", "callbacks.rich_progress_bar=null", "+trainer.enable_progress_bar=false"]
+FAST = ["data=binary", "trainer.max_epochs=2", "callbacks.progress_bar=null", "+trainer.enable_progress_bar=false"]
 
 
 def summary(sweep: Path) -> list[dict]:

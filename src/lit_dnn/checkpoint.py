@@ -19,6 +19,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from lit_dnn.config_checks import instantiate
+from lit_dnn.data.normalization import Normalization
 from lit_dnn.errors import CheckpointError, first_line
 from lit_dnn.models.classifier import Classifier
 from lit_dnn.models.mlp import MLP
@@ -137,10 +138,15 @@ def load_classifier(path: str | Path) -> tuple[Classifier, dict[str, Any]]:
     """The trained model of a checkpoint, in eval mode, and its hyperparameters."""
     checkpoint = read_checkpoint(path)
     hp = checkpoint["hyper_parameters"]
+    net = net_from_hparams(hp, path)
     norm = hp.get("normalization")
     if not (isinstance(norm, dict) and {"scale", "mean", "std"} <= set(norm)):
         raise CheckpointError(f"{path} lacks its input normalisation (scale, mean, std); pass a .ckpt written by train.py.")
-    model = Classifier(net_from_hparams(hp, path), class_names=hp["class_names"])
+    try:
+        Normalization.from_dict(norm, tuple(hp["input_shape"]))
+    except ValueError as err:
+        raise CheckpointError(f"{path} has an input normalisation that does not fit ({err}); pass a .ckpt written by train.py.") from err
+    model = Classifier(net, class_names=hp["class_names"])
     check_shapes(checkpoint, model, path)
     model.load_state_dict(checkpoint["state_dict"])
     return model.eval(), hp

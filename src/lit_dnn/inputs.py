@@ -7,6 +7,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
+from lit_dnn.data.normalization import Normalization
 from lit_dnn.errors import DataError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
@@ -68,8 +69,5 @@ def load_inputs(source: str | Path, input_shape: tuple[int, ...], invert: bool =
 
 
 def normalize(raw: np.ndarray, normalization: dict[str, Any]) -> torch.Tensor:
-    """Raw values → model inputs with the checkpoint's own normalisation."""
-    x = torch.as_tensor(np.asarray(raw, dtype=np.float32)) * normalization["scale"]
-    mean = torch.as_tensor(normalization["mean"], dtype=torch.float32)
-    std = torch.as_tensor(normalization["std"], dtype=torch.float32)
-    return (x - mean) / std
+    """Raw values → model inputs with the checkpoint's own normalisation (as training batches were)."""
+    return Normalization.from_dict(normalization, raw.shape[1:])(torch.as_tensor(raw))

@@ -29,7 +29,7 @@ def build(cfg: DictConfig, extra_callbacks: list[Any] = ()) -> tuple[L.Lightning
     datamodule.prepare_data()
     datamodule.setup("fit")  # missing or broken data fails here, before the trainer starts
     model.save_hyperparameters(metadata(cfg.model, cfg.data, datamodule.input_shape, datamodule.class_names,
-                                        datamodule.normalization(), cfg.trainer.max_epochs, cfg.seed))
+                                        datamodule.normalization.as_dict(), cfg.trainer.max_epochs, cfg.seed))
     callbacks = [*instantiate_all(cfg.get("callbacks")), EpochSeed(cfg.seed), PreemptionCheckpoint(), *extra_callbacks]
     loggers = instantiate_all(cfg.get("logger"))
     trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)

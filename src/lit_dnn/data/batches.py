@@ -3,7 +3,7 @@
 A ``DataLoader`` over a map-style dataset calls ``__getitem__`` and a PIL transform for
 every sample and then collates, many times the model's own compute on MNIST (the
 benchmark's row (3)). Here a split lives in memory as one tensor and a batch is one
-``index_select`` plus a vectorised scale/normalise.
+``index_select`` plus a vectorised ``Normalization``.
 """
 
 from collections.abc import Callable, Iterator
@@ -132,22 +132,3 @@ class BatchGroupSampler:
 
     def __len__(self) -> int:
         return -(-len(self.batches) // self.size)
-
-
-class Normalize:
-    """uint8 pixels → float in [0, 1] → ``(x - mean) / std``: ToTensor + Normalize, batched.
-
-    ``mean`` and ``std`` are numbers, or tensors of one image's shape (per-pixel statistics)."""
-
-    def __init__(self, mean: float | torch.Tensor, std: float | torch.Tensor) -> None:
-        self.mean = mean
-        self.std = std
-
-    def to(self, device: torch.device | str) -> "Normalize":
-        """Per-pixel statistics go where the data goes (``InMemoryDataModule.to``)."""
-        if isinstance(self.mean, torch.Tensor):
-            self.mean, self.std = self.mean.to(device), self.std.to(device)
-        return self
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        return x.float().div_(255.0).sub_(self.mean).div_(self.std)

@@ -5,6 +5,7 @@ import torch
 from sklearn.datasets import make_classification
 
 from lit_dnn.data.in_memory import InMemoryDataModule
+from lit_dnn.data.normalization import Normalization
 from lit_dnn.data.splits import split_size
 
 
@@ -40,13 +41,7 @@ class BinaryDataModule(InMemoryDataModule):
         self.test_split = test_split
         self.class_names = ["0", "1"]
         self.input_shape = (n_features,)
-
-    def normalization(self) -> dict:
-        if not self.splits:
-            self.setup()
-        mean, std = self.scaler
-        return {"scale": 1.0, "mean": mean.tolist(), "std": std.tolist(),
-                "doc": "raw make_classification features minus the training mean, over the training std"}
+        self.normalization = Normalization(1.0, 0.0, 1.0)  # standardisation, once load has the training split
 
     def load(self) -> None:
         x, y = make_classification(
@@ -60,5 +55,5 @@ class BinaryDataModule(InMemoryDataModule):
         self.set_splits(x[pool], y[pool], x[test], y[test])
         train_x = self.splits["train"][0]
         mean, std = train_x.mean(0), train_x.std(0).clamp_min(1e-12)
-        self.scaler = (mean, std)
-        self.splits = {k: ((sx - mean) / std, sy) for k, (sx, sy) in self.splits.items()}
+        self.normalization = Normalization(1.0, mean, std, doc="raw make_classification features minus the training mean, "
+                                                               "over the training std")

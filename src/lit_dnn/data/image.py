@@ -4,10 +4,10 @@ from pathlib import Path
 
 import torch
 
-from lit_dnn.data.batches import Normalize
 from lit_dnn.data.datasets import DATASETS, standardize_mode
-from lit_dnn.data.in_memory import InMemoryDataModule
 from lit_dnn.data.idx import read_idx
+from lit_dnn.data.in_memory import InMemoryDataModule
+from lit_dnn.data.normalization import Normalization
 from lit_dnn.errors import DataError
 
 PIXEL_STD_FLOOR = 0.05  # pixels that barely vary (MNIST's borders) are not blown up into noise
@@ -110,16 +110,12 @@ class ImageDataModule(InMemoryDataModule):
         self.class_names = list(spec.class_names)
         self.input_shape = (28, 28)
         self.standardize = standardize_mode(standardize)
-        self.transform = Normalize(spec.mean, spec.std) if self.standardize == "global" else Normalize(0.0, 1.0)
+        # pixel: per-pixel statistics of the training split, set by load
+        self.normalization = self._pixels(*((spec.mean, spec.std) if self.standardize == "global" else (0.0, 1.0)))
 
-    def normalization(self) -> dict:
-        if self.standardize == "pixel" and not self.splits:
-            self.setup()  # the statistics come from the training split
-        mean, std = self.transform.mean, self.transform.std
-        if isinstance(mean, torch.Tensor):
-            mean, std = mean.tolist(), std.tolist()
-        return {"scale": 1 / 255, "mean": mean, "std": std,
-                "doc": f"28x28 pixels 0..255 ({DATASETS[self.dataset].looks}) times scale, minus mean, over std"}
+    def _pixels(self, mean: float | torch.Tensor, std: float | torch.Tensor) -> Normalization:
+        return Normalization(1 / 255, mean, std, doc=f"28x28 pixels 0..255 ({DATASETS[self.dataset].looks}) "
+                                                     f"times scale, minus mean, over std")
 
     def prepare_data(self) -> None:
         """Downloads missing files (once per machine in DDP); reading them is ``setup``'s work."""
@@ -132,4 +128,4 @@ class ImageDataModule(InMemoryDataModule):
         self.set_splits(train_x, train_y, *load_split(self.data_dir, self.dataset, "test", self.download))
         if self.standardize == "pixel":  # statistics of the training split only
             pixels = self.splits["train"][0].float().div_(255.0)
-            self.transform = Normalize(pixels.mean(0), pixels.std(0).clamp_min(PIXEL_STD_FLOOR))
+            self.normalization = self._pixels(pixels.mean(0), pixels.std(0).clamp_min(PIXEL_STD_FLOOR))

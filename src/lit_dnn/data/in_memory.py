@@ -7,13 +7,14 @@ from lightning import LightningDataModule
 
 from torch.utils.data import DataLoader
 
-from lit_dnn.data.batches import BatchGroupSampler, Normalize, ShardedBatchSampler, SplitTensors, Transform, as_is
+from lit_dnn.data.batches import BatchGroupSampler, ShardedBatchSampler, SplitTensors, as_is
+from lit_dnn.data.normalization import Normalization
 from lit_dnn.data.splits import check_val_from, split_size
 
 
 class InMemoryDataModule(LightningDataModule):
-    """Subclasses set ``class_names``, ``input_shape``, ``transform`` and implement ``load``,
-    which calls ``set_splits``. Batch size is per process (see README, distributed).
+    """Subclasses set ``class_names``, ``input_shape`` and ``normalization`` (raw inputs → model
+    inputs, saved in checkpoints) and implement ``load``, which calls ``set_splits``. Batch size is per process (see README, distributed).
 
     Batches reach Lightning through ``DataLoader``s with ``batch_size=None`` over a split's
     tensors (``SplitTensors``): each training step gets a list of ``batches_per_step`` batches
@@ -23,7 +24,7 @@ class InMemoryDataModule(LightningDataModule):
 
     class_names: list[str]
     input_shape: tuple[int, ...]
-    transform: Transform | None = None
+    normalization: Normalization
 
     def __init__(
         self, batch_size: int, eval_batch_size: int, val_split: float, seed: int, val_from: str = "random",
@@ -45,10 +46,6 @@ class InMemoryDataModule(LightningDataModule):
         return len(self.class_names)
 
     def load(self) -> None:
-        raise NotImplementedError
-
-    def normalization(self) -> dict[str, Any]:
-        """How raw inputs become model inputs: ``(x - mean) / std`` (saved in checkpoints)."""
         raise NotImplementedError
 
     def set_splits(self, train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor, test_y: torch.Tensor) -> None:
@@ -77,7 +74,7 @@ class InMemoryDataModule(LightningDataModule):
         if split not in self._datasets:
             if not self.splits:
                 self.setup()
-            self._datasets[split] = SplitTensors(*self.splits[split], self.transform)
+            self._datasets[split] = SplitTensors(*self.splits[split], self.normalization)
         return self._datasets[split]
 
     def index_sampler(self, split: str) -> ShardedBatchSampler:
@@ -104,8 +101,7 @@ class InMemoryDataModule(LightningDataModule):
         self.splits = {k: (x.to(device), y.to(device)) for k, (x, y) in self.splits.items()}
         for dataset in self._datasets.values():
             dataset.to(device)
-        if isinstance(self.transform, Normalize):  # the datasets share this one object
-            self.transform.to(device)
+        self.normalization.to(device)  # the datasets share this one object
 
     def train_dataloader(self) -> DataLoader:
         return self.loader("train", BatchGroupSampler(self.index_sampler("train"), self.batches_per_step))
