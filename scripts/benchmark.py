@@ -11,8 +11,10 @@ For each batch size, repetitions interleaved, it times one training epoch of
   (3) the naive path: torchvision's dataset with ToTensor/Normalize and a DataLoader, inside Lightning;
   (0) Lightning's own floor: a minimal LightningModule (forward, cross-entropy, the same optimiser)
       on the same batches with no callbacks, logger, progress bar, metrics, schedule or validation.
-Then it runs ``python train.py`` at its defaults in a subprocess: wall time from process start
-to exit (after metrics.json is written), time to the first training step, test accuracy, peak RSS.
+Then whole runs, interleaved: ``import torch``, ``import lightning``, ``python train.py --help``,
+``scripts/plain_pytorch.py`` (the default recipe as a plain PyTorch script, process start to test
+accuracy) and ``python train.py`` at its defaults (process start to exit after metrics.json is
+written; time to the first training step, test accuracy, peak RSS).
 """
 
 import argparse
@@ -250,6 +252,32 @@ def time_to_accuracy(overrides: list[str]) -> dict[str, float]:
             "epochs": metrics["epochs_run"], "peak_rss_mb": peak_kb / 1024}
 
 
+def wall(command: list[str]) -> float:
+    """Seconds from process start to exit of ``command`` (run from the project root)."""
+    start = time.perf_counter()
+    proc = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed:\n" + proc.stdout[-2000:])
+    return time.perf_counter() - start
+
+
+def whole_runs(reps: int, overrides: list[str], data_dir: str, val_size: int) -> dict[str, list[float]]:
+    """Interleaved per repetition: ``import torch``, ``import lightning``, ``python train.py --help``,
+    the plain script (``scripts/plain_pytorch.py``: the default recipe, process start to test
+    accuracy) and ``python train.py`` at its defaults (process start to exit)."""
+    times: dict[str, list[float]] = {}
+    python = sys.executable
+    for _ in range(reps):
+        for name, command in (("import torch", [python, "-c", "import torch"]),
+                              ("import lightning", [python, "-c", "import lightning"]),
+                              ("train.py --help", [python, "train.py", "--help"]),
+                              ("plain script", [python, "scripts/plain_pytorch.py", "--data-dir", data_dir, "--val-size", str(val_size)])):
+            times.setdefault(name, []).append(wall(command))
+        for key, value in time_to_accuracy(overrides).items():
+            times.setdefault(f"train.py {key}", []).append(value)
+    return times
+
+
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
     try:
@@ -266,7 +294,9 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=3, help="interleaved repetitions of (1) and (2)")
     parser.add_argument("--epochs", type=int, default=2, help="timed epochs per template fit (after one warm-up)")
     parser.add_argument("--naive", action=argparse.BooleanOptionalAction, default=True)
-    parser.add_argument("--time-to-accuracy", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--time-to-accuracy", action=argparse.BooleanOptionalAction, default=True,
+                        help="also time whole runs: the plain script and python train.py, interleaved")
+    parser.add_argument("--run-reps", type=int, default=3, help="interleaved repetitions of the whole runs")
     parser.add_argument("--override", action="append", default=[], help="a Hydra override for every run, e.g. data.val_split=0.2")
     parser.add_argument("--out", type=Path, default=ROOT / "scripts" / "benchmark.md")
     args = parser.parse_args()
@@ -318,13 +348,20 @@ def main() -> None:
              f"Peak RSS of this benchmark process: {own_peak:,.0f} MB.",
              "", *rows]
     if args.time_to_accuracy:
-        tta = time_to_accuracy(args.override)
-        lines += ["", f"`python train.py` at its defaults: **{tta['wall_s']:.1f} s** from process start to exit "
-                  f"(metrics.json written), test accuracy **{tta['test_acc'] * 100:.2f}%** after {tta['epochs']} epochs; "
-                  f"first training step after {tta['first_step_s']:.1f} s; peak RSS {tta['peak_rss_mb']:,.0f} MB."]
-        if 128 in args.batch_sizes:  # the VM's speed drifts: the plain loop measured minutes earlier is the yardstick
-            plain = statistics.median(results[("plain", 128)])
-            lines[-1] += f" That is {tta['wall_s'] / plain:.1f} plain-loop epochs at batch 128 of this table ({plain:.3f} s each)."
+        runs = whole_runs(args.run_reps, args.override, str(cfg.data.data_dir), len(dm.splits["val"][0]))
+        ratios = [a / b for a, b in zip(runs["train.py wall_s"], runs["plain script"])]
+
+        def med(key: str) -> float:
+            return statistics.median(runs[key])
+
+        lines += ["", f"Whole runs, medians of {args.run_reps} interleaved repetitions, seconds from process start to exit:", "",
+                  "| `import torch` | `import lightning` | `train.py --help` | plain script (8 epochs, test) "
+                  "| `python train.py` | train.py / plain | train.py: first step | train.py test acc | peak RSS MB |",
+                  "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+                  f"| {med('import torch'):.2f} | {med('import lightning'):.2f} | {med('train.py --help'):.2f} "
+                  f"| {med('plain script'):.2f} | {med('train.py wall_s'):.2f} | **{statistics.median(ratios):.2f}** "
+                  f"({min(ratios):.2f}–{max(ratios):.2f}) | {med('train.py first_step_s'):.2f} "
+                  f"| {med('train.py test_acc') * 100:.2f}% | {med('train.py peak_rss_mb'):,.0f} |"]
     table = "\n".join(lines) + "\n"
     args.out.write_text(table)
     print(table)

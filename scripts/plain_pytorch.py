@@ -33,6 +33,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--val-size", type=int, default=5000)
     args = parser.parse_args()
     start = time.perf_counter()
     torch.manual_seed(args.seed)
@@ -40,7 +41,7 @@ def main() -> None:
     x, y = read_idx(raw / "train-images-idx3-ubyte"), read_idx(raw / "train-labels-idx1-ubyte").long()
     test_x, test_y = read_idx(raw / "t10k-images-idx3-ubyte"), read_idx(raw / "t10k-labels-idx1-ubyte").long()
     order = torch.randperm(len(x), generator=torch.Generator().manual_seed(args.seed))
-    val_idx, train_idx = order[:5000], order[5000:]
+    val_idx, train_idx = order[:args.val_size], order[args.val_size:]
 
     def scale(images: torch.Tensor) -> torch.Tensor:
         return (images.float() / 255 - 0.1307) / 0.3081
