@@ -20,32 +20,44 @@ from omegaconf import DictConfig, OmegaConf
 
 from lit_dnn.config_checks import instantiate
 from lit_dnn.data.normalization import Normalization
-from lit_dnn.errors import CheckpointError, first_line
+from lit_dnn.errors import CheckpointError, ConfigError, first_line
 from lit_dnn.models.classifier import Classifier
 from lit_dnn.models.mlp import MLP
 
 # the datamodules a checkpoint may name, by the ``_target_`` that conf/data writes
-DATAMODULES = ("lit_dnn.data.image.ImageDataModule", "lit_dnn.data.binary.BinaryDataModule")
+DATAMODULES = ("lit_dnn.data.image.ImageDataModule", "lit_dnn.data.binary.BinaryDataModule", "lit_dnn.data.table.TableDataModule")
 PLAIN = (str, int, float, bool, type(None))
+# the model class each task trains, by the ``_target_`` that conf/model and conf/task write
+HEADS = {"classification": "lit_dnn.models.classifier.Classifier", "regression": "lit_dnn.models.regressor.Regressor"}
 
 
-def metadata(model_cfg: Any, data_cfg: Any, input_shape: tuple[int, ...], class_names: list[str],
-             normalization: dict[str, Any], max_epochs: int, seed: int) -> dict[str, Any]:
-    """Everything a checkpoint says about its run, as plain values (its ``hyper_parameters``)."""
+def metadata(model_cfg: Any, data_cfg: Any, datamodule: Any, max_epochs: int, seed: int) -> dict[str, Any]:
+    """Everything a checkpoint says about its run, as plain values (its ``hyper_parameters``): the
+    configs, the data's shape, head (class names, or regression targets and their scaling) and input
+    normalisation."""
     def to_plain(cfg: Any) -> Any:  # resolved in place: data.seed is ${seed} of the whole config
         return OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else copy.deepcopy(cfg)
 
-    return {"model": to_plain(model_cfg), "data": to_plain(data_cfg), "input_shape": list(input_shape),
-            "class_names": list(class_names), "normalization": normalization, "max_epochs": max_epochs, "seed": seed}
+    return {"model": to_plain(model_cfg), "data": to_plain(data_cfg), "input_shape": list(datamodule.input_shape),
+            "task": datamodule.task, **datamodule.head(), "normalization": datamodule.normalization.as_dict(),
+            "max_epochs": max_epochs, "seed": seed}
 
 
-def build_model(model_cfg: Any, input_shape: tuple[int, ...], class_names: list[str]) -> Classifier:
-    """The model of a training config (the user's own ``conf/`` and command line), shaped by the data."""
-    plain = OmegaConf.to_container(OmegaConf.create(model_cfg), resolve=True)
+def build_model(model_cfg: Any, datamodule: Any) -> Any:
+    """The model of a training config (the user's own ``conf/`` and command line), shaped by the data:
+    its inputs, one output per class (or regression target), and the head's settings from the data."""
+    plain = OmegaConf.to_container(model_cfg if isinstance(model_cfg, DictConfig) else OmegaConf.create(model_cfg), resolve=True)
+    head = HEADS[datamodule.task]
+    if plain.get("_target_") not in HEADS.values():
+        raise ConfigError(f"model._target_={plain.get('_target_')!r} is not one of lit-dnn's heads ({', '.join(HEADS.values())}).")
+    if plain["_target_"] != head:
+        fix = "task=regression" if datamodule.task == "regression" else "task=classification"
+        raise ConfigError(f"the data is a {datamodule.task} (data.target {getattr(datamodule, 'targets', '')}) but the model "
+                          f"is {plain['_target_'].rsplit('.', 1)[-1]}; add {fix} to the command (or set data.task).")
     return instantiate(
         plain,
-        net={"input_shape": list(input_shape), "num_classes": len(class_names)},
-        class_names=list(class_names),
+        net={"input_shape": list(datamodule.input_shape), "num_classes": len(datamodule.output_names)},
+        **datamodule.head(),
         _convert_="all",
     )
 

@@ -20,7 +20,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from lit_dnn.checkpoint import DATAMODULES
+from lit_dnn.checkpoint import DATAMODULES, HEADS
 from lit_dnn.errors import CheckpointError, ConfigError
 from lit_dnn.run_dir import is_finished, run_dir_of
 
@@ -29,9 +29,9 @@ log = logging.getLogger(__name__)
 # data keys that say where the files are or how evaluation is batched, not what is trained on
 SAFE_DATA = ("data_dir", "download", "eval_batch_size")
 # command-line groups that set keys all over the config
-WHOLE_CONFIG_GROUPS = ("experiment", "hparams_search", "debug")
+WHOLE_CONFIG_GROUPS = ("experiment", "hparams_search", "debug", "task")
 TARGETS = {
-    "model": ("lit_dnn.models.classifier.Classifier",),
+    "model": tuple(HEADS.values()),
     "model.net": ("lit_dnn.models.mlp.MLP",),
     "model.scheduler": ("lit_dnn.models.schedules.OneCycleFromLR",),
     "data": DATAMODULES,

@@ -43,6 +43,23 @@ def sort_rows(rows: list[dict[str, Any]], metric: str, mode: str) -> list[dict[s
     return sorted(rows, key=key)
 
 
+def fold_statistics(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """For a K-fold sweep (jobs that set ``data.fold``): the mean and the standard deviation (n-1) of
+    every metric across the finished folds, as two more rows."""
+    done = [r for r in rows if r.get("status") == "ok"]
+    if len(done) < 2 or not all("data.fold=" in r["overrides"] for r in rows):
+        return []
+    keys = sorted({k for r in done for k, v in r.items() if ("/" in k or k in ("wall_time_s", "epochs")) and isinstance(v, (int, float))})
+    mean: dict[str, Any] = {"job": "mean", "overrides": f"{len(done)} folds", "status": "ok"}
+    std: dict[str, Any] = {"job": "std", "overrides": f"{len(done)} folds", "status": "ok"}
+    for key in keys:
+        values = [float(r[key]) for r in done if isinstance(r.get(key), (int, float))]
+        if len(values) == len(done):
+            m = sum(values) / len(values)
+            mean[key], std[key] = m, math.sqrt(sum((v - m) ** 2 for v in values) / (len(values) - 1))
+    return [mean, std]
+
+
 def markdown(rows: list[dict[str, Any]], columns: list[str]) -> str:
     def cell(value: Any) -> str:
         return f"{value:.4f}" if isinstance(value, float) else ("" if value is None else str(value))
@@ -62,13 +79,15 @@ class SweepSummary(Callback):
         rows = sort_rows(job_rows(sweep_dir, metric), metric, mode)
         if not rows:
             return
+        rows += fold_statistics(rows)
         metric_columns = sorted({k for r in rows for k in r if "/" in k}, key=lambda k: (k != metric, k))
         columns = ["job", "overrides", "status", *metric_columns, "epochs", "wall_time_s"]
         with open(sweep_dir / "summary.csv", "w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
             writer.writeheader()
             writer.writerows(rows)
-        short = ["job", "overrides", "status", metric, *(c for c in ("test/acc",) if c != metric), "wall_time_s"]
+        short = ["job", "overrides", "status", metric, *(c for c in ("test/acc", "test/mae") if c != metric and c in metric_columns),
+                 "wall_time_s"]
         table = markdown(rows, columns)
         (sweep_dir / "summary.md").write_text(f"Sweep {sweep_dir}, sorted by {metric} ({mode}).\n\n{table}")
         log.info("Sweep summary (%d jobs, best first by %s); full table in %s:\n%s", len(rows), metric,

@@ -25,11 +25,10 @@ log = logging.getLogger(__name__)
 def build(cfg: DictConfig, extra_callbacks: list[Any] = ()) -> tuple[L.LightningDataModule, L.LightningModule, L.Trainer]:
     """The datamodule, model and trainer that ``train`` runs (also used by the benchmark)."""
     datamodule = instantiate(cfg.data)
-    model = build_model(cfg.model, datamodule.input_shape, datamodule.class_names)
     datamodule.prepare_data()
     datamodule.setup("fit")  # missing or broken data fails here, before the trainer starts
-    model.save_hyperparameters(metadata(cfg.model, cfg.data, datamodule.input_shape, datamodule.class_names,
-                                        datamodule.normalization.as_dict(), cfg.trainer.max_epochs, cfg.seed))
+    model = build_model(cfg.model, datamodule)  # a table's shape and classes are known once it is read
+    model.save_hyperparameters(metadata(cfg.model, cfg.data, datamodule, cfg.trainer.max_epochs, cfg.seed))
     callbacks = [*instantiate_all(cfg.get("callbacks")), EpochSeed(cfg.seed), PreemptionCheckpoint(), *extra_callbacks]
     loggers = instantiate_all(cfg.get("logger"))
     trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)

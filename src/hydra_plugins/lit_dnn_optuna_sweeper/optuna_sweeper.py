@@ -128,8 +128,10 @@ class LitOptunaSweeper(Sweeper):
         from lit_dnn.errors import UserError
 
         try:
-            datamodule = instantiate(self.config.data)  # reads no file until setup
-            model = build_model(self.config.model, datamodule.input_shape, datamodule.class_names)
+            datamodule = instantiate(self.config.data)
+            datamodule.prepare_data()
+            datamodule.setup()  # a table's columns and classes are known once it is read
+            model = build_model(self.config.model, datamodule)
             check_metric_names(model.metric_names(), self.config)
         except UserError as err:
             print(f"Error: {err}", file=sys.stderr)

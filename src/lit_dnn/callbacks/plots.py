@@ -86,3 +86,22 @@ def to_rgb(fig: Figure) -> np.ndarray:
     canvas = FigureCanvasAgg(fig)
     canvas.draw()
     return np.ascontiguousarray(np.asarray(canvas.buffer_rgba())[..., :3])
+
+
+def regression_figure(predicted: np.ndarray, true: np.ndarray, unit: str, title: str) -> Figure:
+    """Predicted against true values (the diagonal is a perfect fit) and the residuals' histogram:
+    the regression counterpart of the confusion matrix."""
+    fig = Figure(figsize=(10, 4.5), dpi=100, layout="constrained")
+    scatter, hist = fig.subplots(1, 2)
+    low, high = float(min(true.min(), predicted.min())), float(max(true.max(), predicted.max()))
+    scatter.plot([low, high], [low, high], color="gray", lw=1, ls="--", label="predicted = true")
+    scatter.scatter(true, predicted, s=12, alpha=0.6)
+    scatter.set(xlabel=f"true {unit}", ylabel=f"predicted {unit}", title="predicted vs true")
+    scatter.legend(loc="upper left")
+    residuals = predicted - true
+    hist.hist(residuals, bins=30, color="tab:orange")
+    hist.axvline(0, color="gray", lw=1, ls="--")
+    hist.set(xlabel=f"predicted - true {unit}", ylabel="samples",
+             title=f"residuals (mean {residuals.mean():.3g}, MAE {np.abs(residuals).mean():.3g})")
+    fig.suptitle(title)
+    return fig

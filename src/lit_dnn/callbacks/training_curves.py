@@ -1,4 +1,4 @@
-"""``loss.png`` and ``accuracy.png`` (train vs validation per epoch) for people without TensorBoard."""
+"""``loss.png`` and ``accuracy.png`` (regression: ``mae.png``), train vs validation per epoch, for people without TensorBoard."""
 
 from pathlib import Path
 from typing import Any
@@ -6,8 +6,6 @@ from typing import Any
 import lightning as L
 
 from lit_dnn.callbacks.plots import curves_figure
-
-KEYS = ("train/loss", "val/loss", "train/acc", "val/acc")
 
 
 class TrainingCurves(L.Callback):
@@ -19,14 +17,16 @@ class TrainingCurves(L.Callback):
     so a resumed run's curves start at epoch 1).
     """
 
-    def __init__(self, output_dir: str) -> None:
+    def __init__(self, output_dir: str, metric: str = "acc") -> None:
         self.output_dir = Path(output_dir)
+        self.metric = metric
+        self.keys = ("train/loss", "val/loss", f"train/{metric}", f"val/{metric}")
         self.history: dict[int, dict[str, float]] = {}
 
     def _record(self, trainer: L.Trainer, epoch: int) -> None:
         metrics = trainer.callback_metrics
-        if epoch >= 0 and not trainer.sanity_checking and all(k in metrics for k in KEYS):
-            self.history[epoch] = {k: float(metrics[k]) for k in KEYS}
+        if epoch >= 0 and not trainer.sanity_checking and all(k in metrics for k in self.keys):
+            self.history[epoch] = {k: float(metrics[k]) for k in self.keys}
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._record(trainer, trainer.current_epoch - 1)
@@ -44,7 +44,7 @@ class TrainingCurves(L.Callback):
             return
         self.output_dir.mkdir(parents=True, exist_ok=True)
         epochs = sorted(self.history)
-        for metric, name in (("loss", "loss.png"), ("acc", "accuracy.png")):
+        for metric, name in (("loss", "loss.png"), (self.metric, "accuracy.png" if self.metric == "acc" else f"{self.metric}.png")):
             fig = curves_figure([e + 1 for e in epochs], [self.history[e][f"train/{metric}"] for e in epochs],
                                 [self.history[e][f"val/{metric}"] for e in epochs], "accuracy" if metric == "acc" else metric)
             fig.savefig(self.output_dir / name)

@@ -41,9 +41,20 @@ class InMemoryDataModule(LightningDataModule):
         self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
         self._datasets: dict[str, SplitTensors] = {}
 
+    task = "classification"
+
     @property
     def num_classes(self) -> int:
         return len(self.class_names)
+
+    @property
+    def output_names(self) -> list[str]:
+        """One name per network output: the classes (the table datamodule's regression: its targets)."""
+        return self.class_names
+
+    def head(self) -> dict[str, Any]:
+        """What the model's head takes from the data (``checkpoint.build_model``)."""
+        return {"class_names": list(self.class_names)}
 
     def load(self) -> None:
         raise NotImplementedError

@@ -17,6 +17,7 @@ from torchmetrics.classification import (
     MulticlassConfusionMatrix,
 )
 
+from lit_dnn.errors import ConfigError
 from lit_dnn.models.dense import DenseModule
 
 
@@ -50,8 +51,12 @@ class Classifier(DenseModule):
         scheduler_interval: str = "epoch",
         class_names: list[str] | None = None,
         gradient_clip_val: float | None = None,
+        loss: str = "cross_entropy",
     ) -> None:
         super().__init__(net, optimizer, scheduler, scheduler_interval, gradient_clip_val)
+        if loss != "cross_entropy":
+            raise ConfigError(f"task.loss={loss!r}: a classifier trains with cross_entropy; mse, mae and huber are for "
+                              f"task=regression.")
         num_classes = net.layers[-1].out_features
         self.class_names = class_names or [str(i) for i in range(num_classes)]
         self.binary = num_classes == 2

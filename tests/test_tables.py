@@ -1,0 +1,173 @@
+"""Your own data: CSV tables for classification and regression, the bundled tables, K-fold."""
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import REAL_DATA, compose_cfg, run_script
+from lit_dnn.data.table import TableDataModule
+from lit_dnn.errors import ConfigError, DataError
+from lit_dnn.sweep_summary import fold_statistics
+from lit_dnn.train import train
+
+FAST = ["callbacks.progress_bar=null", "+trainer.enable_progress_bar=false", "trainer.accelerator=cpu", "logger=csv"]
+
+
+def write_table(path: Path, n: int = 300, seed: int = 0, regression: bool = False) -> Path:
+    """Two numeric features, one text feature (city) and a target: a class that the features decide
+    (label: cat/dog/fox), or a price that is a linear function of them plus a little noise."""
+    rng = np.random.default_rng(seed)
+    x1, x2 = rng.normal(50, 10, n), rng.normal(0, 1, n)
+    city = rng.choice(["Seoul", "Busan"], n)
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["x1", "x2", "city", "price" if regression else "label"])
+        for a, b, c in zip(x1, x2, city):
+            if regression:
+                target = f"{3 * a + 20 * b + (15 if c == 'Seoul' else 0) + rng.normal(0, 1):.3f}"
+            else:
+                target = ["cat", "dog", "fox"][int(b > 0.5) + int(b > -0.5)]
+            writer.writerow([f"{a:.3f}", f"{b:.3f}", c, target])
+    return path
+
+
+def test_csv_classification_trains_and_names_its_classes(tmp_path: Path) -> None:
+    table = write_table(tmp_path / "animals.csv")
+    cfg = compose_cfg(["data=csv", f"data.path={table}", "data.target=label", "trainer.max_epochs=15", *FAST], tmp_path)
+    metrics = train(cfg)
+    assert metrics["test/acc"] >= 0.9  # the classes are thresholds of x2
+    checkpoint = torch.load(metrics["best_model_path"], weights_only=True)
+    hp = checkpoint["hyper_parameters"]
+    assert hp["class_names"] == ["cat", "dog", "fox"] and hp["task"] == "classification"
+    assert hp["input_shape"] == [4]  # x1, x2 and city one-hot as two columns
+    assert "city=Busan, city=Seoul" in hp["normalization"]["doc"]
+
+
+def test_csv_regression_reports_errors_in_the_targets_units(tmp_path: Path) -> None:
+    table = write_table(tmp_path / "prices.csv", regression=True)
+    cfg = compose_cfg(["data=csv", "task=regression", f"data.path={table}", "data.target=price", "trainer.max_epochs=30", *FAST],
+                      tmp_path)
+    metrics = train(cfg)
+    out = tmp_path / "run"
+    # the price's standard deviation is ~37; a linear fit is within a few units
+    assert metrics["test/mae"] < 5 and metrics["test/r2"] > 0.95 and metrics["val/mae_best"] < 6
+    assert cfg.optimized_metric == "val/mae_best" and cfg.callbacks.model_checkpoint.monitor == "val/mae"
+    rows = list(csv.DictReader(open(out / "predictions.csv")))
+    assert len(rows) == 60 and set(rows[0]) == {"price_true", "price_predicted"}  # 20% of 300 rows
+    mae = np.mean([abs(float(r["price_true"]) - float(r["price_predicted"])) for r in rows])
+    assert mae == pytest.approx(metrics["test/mae"], rel=1e-3)
+    assert (out / "regression_test.png").stat().st_size > 10_000 and (out / "mae.png").exists()
+
+
+def test_splits_are_seeded_stratified_and_standardised_on_training_rows(tmp_path: Path) -> None:
+    table = write_table(tmp_path / "animals.csv")
+    dm = TableDataModule(str(table), "label", task="classification", seed=3)
+    dm.setup()
+    assert {k: len(v[0]) for k, v in dm.splits.items()} == {"train": 192, "val": 48, "test": 60}
+    labels = np.array([row["label"] for row in csv.DictReader(open(table))])
+    share = {c: np.mean(labels == c) for c in dm.class_names}
+    test_share = {c: float((dm.splits["test"][1] == i).float().mean()) for i, c in enumerate(dm.class_names)}
+    assert all(abs(share[c] - test_share[c]) < 0.02 for c in share)  # stratified
+    assert torch.allclose(dm.normalization.mean, dm.splits["train"][0].mean(0))
+    again = TableDataModule(str(table), "label", task="classification", seed=3)
+    again.setup()
+    assert torch.equal(again.splits["test"][0], dm.splits["test"][0])
+
+
+def test_k_fold_test_sets_cover_every_row_once(tmp_path: Path) -> None:
+    table = write_table(tmp_path / "prices.csv", n=100, regression=True)
+    tests = []
+    for fold in range(5):
+        dm = TableDataModule(str(table), "price", task="regression", folds=5, fold=fold)
+        dm.setup()
+        tests.append(dm.splits["test"][1].flatten())
+    assert sorted(torch.cat(tests).tolist()) == pytest.approx(sorted(float(r["price"]) for r in csv.DictReader(open(table))))
+    with pytest.raises(ConfigError, match=r"data.fold=5 must be one of 0..4 for data.folds=5"):
+        TableDataModule(str(table), "price", folds=5, fold=5)
+
+
+def test_fold_statistics_add_mean_and_std_rows() -> None:
+    rows = [{"job": str(i), "overrides": f"data=boston data.fold={i}", "status": "ok", "test/mae": v, "wall_time_s": 1.0}
+            for i, v in enumerate([2.0, 3.0, 4.0])]
+    mean, std = fold_statistics(rows)
+    assert mean["job"] == "mean" and mean["test/mae"] == pytest.approx(3.0) and std["test/mae"] == pytest.approx(1.0)
+    assert fold_statistics([{**r, "overrides": "seed=1"} for r in rows]) == []
+
+
+@pytest.mark.parametrize("name, rows, classes", [("iris", 150, 3), ("wine", 178, 3), ("breast_cancer", 569, 2)])
+def test_bundled_tables_need_no_download(name: str, rows: int, classes: int, tmp_path: Path) -> None:
+    cfg = compose_cfg([f"data={name}"], tmp_path)
+    from lit_dnn.config_checks import instantiate
+
+    dm = instantiate(cfg.data)
+    dm.setup()
+    assert sum(len(v[0]) for v in dm.splits.values()) == rows and len(dm.class_names) == classes
+    if name == "iris":
+        assert dm.class_names == ["setosa", "versicolor", "virginica"]
+
+
+def test_diabetes_and_boston_choose_regression(tmp_path: Path) -> None:
+    for name in ("diabetes", "boston"):
+        cfg = compose_cfg([f"data={name}"], tmp_path)
+        assert cfg.task.name == "regression" and cfg.model._target_.endswith("Regressor") and cfg.data.task == "regression"
+
+
+def bad(tmp_path: Path, text: str, **kwargs) -> str:
+    path = tmp_path / "bad.csv"
+    path.write_text(text)
+    dm = TableDataModule(str(path), kwargs.pop("target", "y"), **kwargs)
+    with pytest.raises((DataError, ConfigError)) as err:
+        dm.setup()
+    return str(err.value)
+
+
+def test_bad_tables_are_one_sentence(tmp_path: Path) -> None:
+    rows = "".join(f"{i},{i % 3},{i % 2}\n" for i in range(40))
+    assert bad(tmp_path, "a,b,y\n" + rows, target="price") == \
+        f"{tmp_path}/bad.csv has no column 'price' (data.target); its columns are a, b, y."
+    assert bad(tmp_path, "a,b,y\n" + rows + "4x,1,0\n") == \
+        f"{tmp_path}/bad.csv has the value '4x' in numeric column 'a' (row 42 of the file, counting the header); " \
+        f"fix it, or list the column in data.features only if it is text."
+    assert bad(tmp_path, "a,b,y\n" + rows + ",1,0\n,,1\n") == \
+        f"{tmp_path}/bad.csv has empty cells in a (2), b (1); fill them, or pass data.dropna=true to drop those rows."
+    assert bad(tmp_path, "a,b,y\n" + "".join(f"{i},1,0\n" for i in range(20))) == \
+        f"{tmp_path}/bad.csv has a single class ['0'] in 'y'; a classifier needs two or more."
+    assert bad(tmp_path, "a,b,y\n1,2,0\n2,3,1\n3,3,1\n") == \
+        f"{tmp_path}/bad.csv keeps 2 rows for training and validation, too few for data.val_split=0.2; " \
+        f"add rows or lower data.val_split (or data.test_split)."
+    assert bad(tmp_path, "a,b,y\n" + "".join(f"{i},{i},{i * 0.37:.2f}\n" for i in range(40)), task="classification") == \
+        f"{tmp_path}/bad.csv: the target 'y' holds 40 different numbers, a regression; add task=regression to the command."
+    missing = tmp_path / "nope.csv"
+    with pytest.raises(DataError, match=f"data.path={missing} is not a file; pass the path of a CSV"):
+        TableDataModule(str(missing), "y").setup()
+
+
+def test_dropna_drops_the_incomplete_rows(tmp_path: Path) -> None:
+    path = tmp_path / "holes.csv"
+    path.write_text("a,b,y\n" + "".join(f"{i},{i % 3},{i % 2}\n" for i in range(40)) + ",1,0\n")
+    dm = TableDataModule(str(path), "y", dropna=True)
+    dm.setup()
+    assert sum(len(v[0]) for v in dm.splits.values()) == 40
+
+
+def test_the_command_line_says_what_is_wrong_with_a_table(tmp_path: Path) -> None:
+    path = write_table(tmp_path / "animals.csv")
+    result = run_script("train.py", ["data=csv", f"data.path={path}", "data.target=Label", f"hydra.run.dir={tmp_path}/run"])
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == \
+        f"Error: {path} has no column 'Label' (data.target); its columns are x1, x2, city, label."
+    result = run_script("train.py", ["data=csv", f"hydra.run.dir={tmp_path}/run2"])
+    assert result.returncode == 2 and "data.path" in result.stderr.strip().splitlines()[-1]
+
+
+@pytest.mark.slow
+def test_boston_tutorial_reaches_the_keras_figure(tmp_path: Path) -> None:
+    """The Keras house-price recipe on the real file: a test MAE near the tutorial's 2.5-3.0 ($1000s)."""
+    cfg = compose_cfg(["experiment=boston_tutorial", f"paths.data_dir={REAL_DATA}", *FAST], tmp_path)
+    metrics = train(cfg)
+    assert metrics["test/mae"] < 3.2 and metrics["test/r2"] > 0.75
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["test/mae"] == pytest.approx(metrics["test/mae"])
