@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from conftest import compose_cfg, tiny_overrides, write_dataset
-from lit_dnn.checkpoint import load_classifier, read_checkpoint
+from lit_dnn.checkpoint import load_model, read_checkpoint
 from lit_dnn.data.idx import read_idx, write_idx
 from lit_dnn.data.image import load_split
 from lit_dnn.errors import CheckpointError, ConfigError, DataError
@@ -60,7 +60,7 @@ def test_truncated_checkpoint(trained: Path, tmp_path: Path) -> None:
     path = tmp_path / "cut.ckpt"
     path.write_bytes(trained.read_bytes()[:3000])
     with pytest.raises(CheckpointError, match="is not a readable checkpoint"):
-        load_classifier(path)
+        load_model(path)
 
 
 def test_resume_with_other_architecture_names_the_difference(trained: Path, tiny_data: Path, tmp_path: Path) -> None:
@@ -77,7 +77,7 @@ def test_weights_of_other_shapes_name_layers_and_sizes(trained: Path, tmp_path: 
     path = tmp_path / "other.ckpt"
     torch.save(checkpoint, path)
     with pytest.raises(CheckpointError) as info:
-        load_classifier(path)
+        load_model(path)
     message = str(info.value)
     assert "net.layers.1.weight: checkpoint (128, 784) vs model (64, 784)" in message
     assert "net.layers.4.weight: checkpoint (10, 128) vs model (10, 64)" in message
@@ -86,5 +86,5 @@ def test_weights_of_other_shapes_name_layers_and_sizes(trained: Path, tmp_path: 
 def test_checkpoint_loads_with_weights_only(trained: Path) -> None:
     checkpoint = torch.load(trained, weights_only=True)  # raises if anything pickled is inside
     assert checkpoint["hyper_parameters"]["model"]["net"]["hidden_dims"] == [128]
-    model, _ = load_classifier(trained)
+    model, _ = load_model(trained)
     assert sum(p.numel() for p in model.net.parameters()) == 101_770

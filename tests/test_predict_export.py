@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 from conftest import compose_cfg, run_script, tiny_overrides
-from lit_dnn.checkpoint import load_classifier
+from lit_dnn.checkpoint import load_model
 from lit_dnn.data.image import ImageDataModule, load_split
 from lit_dnn.inputs import normalize
 from lit_dnn.train import train
@@ -32,7 +32,7 @@ def test_images(tiny_data: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def lightning_probabilities(checkpoint: Path, raw: np.ndarray) -> torch.Tensor:
-    model, hp = load_classifier(checkpoint)
+    model, hp = load_model(checkpoint)
     with torch.no_grad():
         return model.predict_step(normalize(raw, hp["normalization"]), 0)
 
@@ -52,7 +52,7 @@ def test_png_files_get_the_classes_eval_computes(checkpoint: Path, tiny_data: Pa
     assert result.returncode == 0, result.stderr[-2000:]
     rows = read_predictions(tmp_path / "out")
     # what evaluation computes: the model on the test split's own tensors, through the datamodule's transform
-    model, _ = load_classifier(checkpoint)
+    model, _ = load_model(checkpoint)
     dm = ImageDataModule("mnist", str(tiny_data), val_split=100)
     dm.setup()
     x, _ = dm.splits["test"]
@@ -122,7 +122,7 @@ def test_missing_checkpoint_is_one_sentence(tmp_path: Path) -> None:
 def test_onnx_and_torchscript_match_the_lightning_module(checkpoint: Path, test_images: tuple, tmp_path: Path) -> None:
     images, _ = test_images
     expected = lightning_probabilities(checkpoint, images).numpy()
-    _, hp = load_classifier(checkpoint)
+    _, hp = load_model(checkpoint)
     inputs = normalize(images, hp["normalization"]).numpy()
     for fmt, name in (("onnx", "model.onnx"), ("torchscript", "model.pt")):
         out = tmp_path / fmt

@@ -171,3 +171,61 @@ def test_boston_tutorial_reaches_the_keras_figure(tmp_path: Path) -> None:
     metrics = train(cfg)
     assert metrics["test/mae"] < 3.2 and metrics["test/r2"] > 0.75
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["test/mae"] == pytest.approx(metrics["test/mae"])
+
+
+@pytest.fixture(scope="module")
+def trained_tables(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Path]]:
+    """A classifier and a regressor trained on small tables: {task: (checkpoint, table)}."""
+    root = tmp_path_factory.mktemp("tables")
+    out = {}
+    for task, target, regression in (("classification", "label", False), ("regression", "price", True)):
+        table = write_table(root / f"{task}.csv", regression=regression)
+        cfg = compose_cfg(["data=csv", f"task={task}", f"data.path={table}", f"data.target={target}", "trainer.max_epochs=15",
+                           *FAST], root / task)
+        out[task] = (Path(train(cfg)["best_model_path"]), table)
+    return out
+
+
+def test_predict_eval_and_export_on_a_table(trained_tables: dict[str, tuple[Path, Path]], tmp_path: Path) -> None:
+    import onnxruntime
+
+    checkpoint, table = trained_tables["regression"]
+    rows = list(csv.DictReader(open(table)))[:5]
+    new = tmp_path / "new.csv"
+    with open(new, "w", newline="") as f:  # the user's new rows: the target column left out
+        writer = csv.writer(f)
+        writer.writerow(["city", "x2", "x1"])  # any column order
+        writer.writerows([r["city"], r["x2"], r["x1"]] for r in rows)
+    result = run_script("predict.py", [f"ckpt_path={checkpoint}", f"input={new}", f"hydra.run.dir={tmp_path}/predict"])
+    assert result.returncode == 0, result.stderr[-2000:]
+    predicted = list(csv.DictReader(open(tmp_path / "predict" / "predictions.csv")))
+    assert [p["input"] for p in predicted] == [f"row {i}" for i in range(2, 7)]
+    errors = [abs(float(p["price"]) - float(r["price"])) for p, r in zip(predicted, rows)]
+    assert np.mean(errors) < 8  # prices spread ~37 around ~165
+
+    result = run_script("eval.py", [f"ckpt_path={checkpoint}", f"hydra.run.dir={tmp_path}/eval"])
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads((tmp_path / "eval" / "metrics.json").read_text())["test/mae"] < 8
+
+    result = run_script("export.py", [f"ckpt_path={checkpoint}", "format=onnx", f"hydra.run.dir={tmp_path}/export"])
+    assert result.returncode == 0, result.stderr[-2000:]
+    meta = json.loads((tmp_path / "export" / "model.json").read_text())
+    assert meta["input_columns"] == ["x1", "x2", "city=Busan", "city=Seoul"] and meta["output_name"] == "values"
+    raw = np.array([[float(r["x1"]), float(r["x2"]), r["city"] == "Busan", r["city"] == "Seoul"] for r in rows], dtype=np.float32)
+    session = onnxruntime.InferenceSession(str(tmp_path / "export" / "model.onnx"))
+    values = session.run(None, {"input": raw})[0][:, 0]
+    assert values == pytest.approx([float(p["price"]) for p in predicted], rel=1e-4)
+
+
+def test_predict_names_missing_and_extra_columns(trained_tables: dict[str, tuple[Path, Path]], tmp_path: Path) -> None:
+    checkpoint, _ = trained_tables["classification"]
+    new = tmp_path / "new.csv"
+    new.write_text("x1,city,colour\n1.0,Seoul,red\n")
+    result = run_script("predict.py", [f"ckpt_path={checkpoint}", f"input={new}", f"hydra.run.dir={tmp_path}/predict"])
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (f"Error: {new} does not have the columns the model was trained on "
+                                                       f"(missing x2; extra colour); give it exactly x1, x2, city (the target column may stay).")
+    new.write_text("x1,x2,city,label\n50,1.5,Seoul,fox\n50,-1.5,Mokpo,cat\n")  # a city training never saw: no one-hot column
+    result = run_script("predict.py", [f"ckpt_path={checkpoint}", f"input={new}", f"hydra.run.dir={tmp_path}/predict2"])
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert [r["predicted"] for r in csv.DictReader(open(tmp_path / "predict2" / "predictions.csv"))] == ["fox", "cat"]

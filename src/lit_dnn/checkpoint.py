@@ -40,6 +40,7 @@ def metadata(model_cfg: Any, data_cfg: Any, datamodule: Any, max_epochs: int, se
 
     return {"model": to_plain(model_cfg), "data": to_plain(data_cfg), "input_shape": list(datamodule.input_shape),
             "task": datamodule.task, **datamodule.head(), "normalization": datamodule.normalization.as_dict(),
+            **({"table": datamodule.schema()} if hasattr(datamodule, "schema") else {}),
             "max_epochs": max_epochs, "seed": seed}
 
 
@@ -113,13 +114,21 @@ def _positive_ints(value: Any) -> bool:
     return isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)
 
 
+def output_names(hp: dict[str, Any], path: str | Path) -> list[str]:
+    """The class names (two or more) or, for a regression, the target names (one or more)."""
+    regression = hp.get("task") == "regression"
+    names = hp.get("target_names" if regression else "class_names")
+    if not (isinstance(names, list) and len(names) >= (1 if regression else 2) and all(isinstance(c, str) for c in names)):
+        raise CheckpointError(f"{path} lacks valid {'target_names' if regression else 'class_names'}; pass a .ckpt written by train.py.")
+    return names
+
+
 def net_from_hparams(hp: dict[str, Any], path: str | Path) -> MLP:
     """The checkpoint's network, built by ``MLP`` from its checked arguments."""
     net = hp["model"].get("net")
-    shape, classes = hp.get("input_shape"), hp.get("class_names")
-    if not (_positive_ints(shape) and shape and isinstance(classes, list) and len(classes) >= 2
-            and all(isinstance(c, str) for c in classes) and isinstance(net, dict)):
-        raise CheckpointError(f"{path} lacks a valid input_shape, class_names or model.net; pass a .ckpt written by train.py.")
+    shape, classes = hp.get("input_shape"), output_names(hp, path)
+    if not (_positive_ints(shape) and shape and isinstance(net, dict)):
+        raise CheckpointError(f"{path} lacks a valid input_shape or model.net; pass a .ckpt written by train.py.")
     accepted = set(inspect.signature(MLP).parameters) - {"input_shape", "num_classes"}
     unknown = sorted(set(net) - accepted - {"_target_"})
     if net.get("_target_") != "lit_dnn.models.mlp.MLP" or unknown:
@@ -146,8 +155,8 @@ def check_shapes(checkpoint: dict[str, Any], model: torch.nn.Module, path: str |
         )
 
 
-def load_classifier(path: str | Path) -> tuple[Classifier, dict[str, Any]]:
-    """The trained model of a checkpoint, in eval mode, and its hyperparameters."""
+def load_model(path: str | Path) -> tuple[Any, dict[str, Any]]:
+    """The trained model of a checkpoint (a ``Classifier`` or a ``Regressor``), in eval mode, and its hyperparameters."""
     checkpoint = read_checkpoint(path)
     hp = checkpoint["hyper_parameters"]
     net = net_from_hparams(hp, path)
@@ -158,7 +167,18 @@ def load_classifier(path: str | Path) -> tuple[Classifier, dict[str, Any]]:
         Normalization.from_dict(norm, tuple(hp["input_shape"]))
     except ValueError as err:
         raise CheckpointError(f"{path} has an input normalisation that does not fit ({err}); pass a .ckpt written by train.py.") from err
-    model = Classifier(net, class_names=hp["class_names"])
+    if hp.get("task") == "regression":
+        from lit_dnn.models.regressor import LOSSES, Regressor
+
+        stats = [hp.get("target_mean"), hp.get("target_std")]
+        n = len(hp["target_names"])
+        loss = hp["model"].get("loss", "mse")
+        if not all(isinstance(s, list) and len(s) == n and all(isinstance(v, (int, float)) for v in s) for s in stats) \
+                or min(stats[1]) <= 0 or loss not in LOSSES:
+            raise CheckpointError(f"{path} lacks a valid target scaling (target_mean, target_std) or loss; pass a .ckpt written by train.py.")
+        model = Regressor(net, target_names=hp["target_names"], target_mean=stats[0], target_std=stats[1], loss=loss)
+    else:
+        model = Classifier(net, class_names=hp["class_names"])
     check_shapes(checkpoint, model, path)
     model.load_state_dict(checkpoint["state_dict"])
     return model.eval(), hp

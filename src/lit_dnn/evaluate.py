@@ -8,7 +8,7 @@ import hydra
 import lightning as L
 from omegaconf import DictConfig, OmegaConf
 
-from lit_dnn.checkpoint import datamodule_from_hparams, load_classifier
+from lit_dnn.checkpoint import datamodule_from_hparams, load_model
 from lit_dnn.config_checks import instantiate_all
 from lit_dnn.errors import CheckpointError
 from lit_dnn.run_dir import plain, write_json
@@ -26,7 +26,7 @@ def datamodule_of(hparams: dict[str, Any], cfg: DictConfig) -> L.LightningDataMo
 
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
-    model, hparams = load_classifier(cfg.ckpt_path)
+    model, hparams = load_model(cfg.ckpt_path)
     datamodule = datamodule_of(hparams, cfg)
     datamodule.setup("test")
     L.seed_everything(cfg.seed, verbose=False)
@@ -35,5 +35,6 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     metrics["ckpt_path"] = str(Path(cfg.ckpt_path).resolve())
     if trainer.is_global_zero:
         write_json(Path(cfg.paths.output_dir) / "metrics.json", metrics)
-        log.info("Test of %s: test/acc=%.4f; metrics in %s", cfg.ckpt_path, metrics["test/acc"], cfg.paths.output_dir)
+        key = "test/mae" if "test/mae" in metrics else "test/acc"
+        log.info("Test of %s: %s=%.4f; metrics in %s", cfg.ckpt_path, key, metrics[key], cfg.paths.output_dir)
     return metrics

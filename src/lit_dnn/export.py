@@ -8,7 +8,7 @@ import torch
 from omegaconf import DictConfig
 from torch import nn
 
-from lit_dnn.checkpoint import load_classifier
+from lit_dnn.checkpoint import load_model
 from lit_dnn.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -26,26 +26,52 @@ class WithSoftmax(nn.Module):
         return self.net(x).softmax(dim=1)
 
 
+class TableModel(nn.Module):
+    """A table's model as one file: raw feature columns in (training order, text one-hot), the
+    training standardisation, the network, then class probabilities or values in the target's units."""
+
+    def __init__(self, model: nn.Module, normalization: dict, regression: bool) -> None:
+        super().__init__()
+        self.net = model.net
+        self.register_buffer("mean", torch.as_tensor(normalization["mean"], dtype=torch.float32))
+        self.register_buffer("std", torch.as_tensor(normalization["std"], dtype=torch.float32))
+        self.regression = regression
+        if regression:
+            self.register_buffer("target_mean", model.target_mean.clone())
+            self.register_buffer("target_std", model.target_std.clone())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.net((x - self.mean) / self.std)
+        return out * self.target_std + self.target_mean if self.regression else out.softmax(dim=1)
+
+
 def export(cfg: DictConfig) -> Path:
     if cfg.format not in FORMATS:
         raise ConfigError(f"format={cfg.format!r} is unknown; use format=onnx or format=torchscript.")
-    model, hp = load_classifier(cfg.ckpt_path)
-    module = WithSoftmax(model.net).eval()
+    model, hp = load_model(cfg.ckpt_path)
+    table = hp.get("table")
+    regression = hp.get("task") == "regression"
+    module = (TableModel(model, hp["normalization"], regression) if table else WithSoftmax(model.net)).eval()
+    output_name = "values" if regression else "probabilities"
     example = torch.zeros(2, *hp["input_shape"])
     out_dir = Path(cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / FORMATS[cfg.format]
     with torch.no_grad():
         if cfg.format == "onnx":
-            torch.onnx.export(module, (example,), str(path), input_names=["input"], output_names=["probabilities"],
-                              dynamic_axes={"input": {0: "batch"}, "probabilities": {0: "batch"}}, dynamo=False)
+            torch.onnx.export(module, (example,), str(path), input_names=["input"], output_names=[output_name],
+                              dynamic_axes={"input": {0: "batch"}, output_name: {0: "batch"}}, dynamo=False)
         else:
             torch.jit.trace(module, example).save(str(path))
     meta = {
-        "format": cfg.format, "file": path.name, "input_name": "input", "output_name": "probabilities",
-        "input_shape": ["batch", *hp["input_shape"]], "class_names": hp["class_names"],
+        "format": cfg.format, "file": path.name, "input_name": "input", "output_name": output_name,
+        "input_shape": ["batch", *hp["input_shape"]],
+        **({"target_names": hp["target_names"]} if regression else {"class_names": hp["class_names"]}),
         "normalization": hp["normalization"], "checkpoint": str(Path(cfg.ckpt_path).resolve()),
     }
+    if table:  # the file takes raw columns: the standardisation is inside it
+        meta.update(input_columns=table["input_columns"], categories=table["categories"],
+                    normalization={"inside the model": True, **hp["normalization"]})
     (out_dir / "model.json").write_text(json.dumps(meta, indent=2) + "\n")
     log.info("Exported %s and model.json to %s", path.name, out_dir)
     return path

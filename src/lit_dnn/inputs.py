@@ -71,3 +71,29 @@ def load_inputs(source: str | Path, input_shape: tuple[int, ...], invert: bool =
 def normalize(raw: np.ndarray, normalization: dict[str, Any]) -> torch.Tensor:
     """Raw values → model inputs with the checkpoint's own normalisation (as training batches were)."""
     return Normalization.from_dict(normalization, raw.shape[1:])(torch.as_tensor(raw))
+
+
+def load_table_inputs(source: str | Path, schema: dict[str, Any]) -> tuple[list[str], np.ndarray]:
+    """Row names and raw model inputs of a table with the training table's feature columns (its target
+    columns may be there too, and are ignored), encoded as training encoded them."""
+    from lit_dnn.data.table import encode_features, read_table
+
+    path = str(Path(str(source)).expanduser())
+    frame = read_table(path) if Path(path).is_file() else None
+    if frame is None:
+        raise DataError(f"input={source} is not a file; pass a CSV with the columns {', '.join(schema['features'])}.")
+    features = schema["features"]
+    missing = [c for c in features if c not in frame.columns]
+    extra = [str(c) for c in frame.columns if c not in features and c not in schema["targets"]]
+    if missing or extra:
+        said = "; ".join(part for part in (f"missing {', '.join(missing)}" if missing else "",
+                                           f"extra {', '.join(extra)}" if extra else "") if part)
+        raise DataError(f"{path} does not have the columns the model was trained on ({said}); give it exactly "
+                        f"{', '.join(features)} (the target column may stay).")
+    empty = frame[features].isna().sum()
+    empty = empty[empty > 0]
+    if len(empty):
+        raise DataError(f"{path} has empty cells in {', '.join(f'{c} ({n})' for c, n in empty.items())}; fill them first.")
+    if len(frame) == 0:
+        raise DataError(f"{path} has no rows; add the rows to predict.")
+    return [f"row {i + 2}" for i in range(len(frame))], encode_features(frame, features, schema["categories"], path)

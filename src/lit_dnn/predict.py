@@ -1,4 +1,4 @@
-"""``predict(cfg)``: class probabilities for a user's images or arrays (``python predict.py``)."""
+"""``predict(cfg)``: class probabilities (or regression values) for a user's images, arrays or table rows (``python predict.py``)."""
 
 import csv
 import logging
@@ -13,11 +13,21 @@ from rich.console import Console
 from rich.table import Table
 from torch.utils.data import DataLoader, TensorDataset
 
-from lit_dnn.checkpoint import load_classifier
+from lit_dnn.checkpoint import load_model
 from lit_dnn.errors import ConfigError
-from lit_dnn.inputs import load_inputs, normalize
+from lit_dnn.inputs import load_inputs, load_table_inputs, normalize
 
 log = logging.getLogger(__name__)
+
+
+def class_rows(names: list[str], probabilities: torch.Tensor, classes: list[str], top_k: int) -> tuple[list[dict[str, Any]], list[str]]:
+    """One row per input: the predicted class, its probability and the top-k classes; the columns shown."""
+    k = min(top_k, probabilities.shape[1])
+    top_p, top_i = probabilities.topk(k, dim=1)
+    rows = [{"input": name, "predicted": classes[int(i[0])], "probability": float(p[0]),
+             **{f"top{j + 1}": f"{classes[int(i[j])]} ({float(p[j]):.3f})" for j in range(k)}}
+            for name, p, i in zip(names, top_p, top_i)]
+    return rows, ["input", "predicted", *(f"top{j + 1}" for j in range(k))]
 
 
 def predict(cfg: DictConfig) -> list[dict[str, Any]]:
@@ -26,24 +36,26 @@ def predict(cfg: DictConfig) -> list[dict[str, Any]]:
         value = cfg.get(key)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ConfigError(f"{key}={value!r} must be a positive integer.")
-    model, hp = load_classifier(cfg.ckpt_path)
-    names, raw = load_inputs(cfg.input, tuple(hp["input_shape"]), invert=cfg.invert)
+    model, hp = load_model(cfg.ckpt_path)
+    if "table" in hp:  # a model trained on a table reads a table with its feature columns
+        names, raw = load_table_inputs(cfg.input, hp["table"])
+    else:
+        names, raw = load_inputs(cfg.input, tuple(hp["input_shape"]), invert=cfg.invert)
     inputs = normalize(raw, hp["normalization"])
     trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, logger=False, enable_progress_bar=len(names) > 10_000)
-    batches = trainer.predict(model, dataloaders=DataLoader(TensorDataset(inputs), batch_size=cfg.batch_size))
-    probabilities = torch.cat(batches)
-    k = min(cfg.top_k, probabilities.shape[1])
-    top_p, top_i = probabilities.topk(k, dim=1)
-    classes = hp["class_names"]
-    rows = [{"input": name, "predicted": classes[int(i[0])], "probability": float(p[0]),
-             **{f"top{j + 1}": f"{classes[int(i[j])]} ({float(p[j]):.3f})" for j in range(k)}}
-            for name, p, i in zip(names, top_p, top_i)]
+    outputs = torch.cat(trainer.predict(model, dataloaders=DataLoader(TensorDataset(inputs), batch_size=cfg.batch_size)))
+    if hp.get("task") == "regression":
+        targets = hp["target_names"]
+        rows = [{"input": name, **{t: f"{v:.6g}" for t, v in zip(targets, values)}} for name, values in zip(names, outputs.tolist())]
+        columns = ["input", *targets]
+    else:
+        rows, columns = class_rows(names, outputs, hp["class_names"], cfg.top_k)
 
     table = Table(title=f"Predictions of {Path(cfg.ckpt_path).name}")
-    for column in ("input", "predicted", *(f"top{j + 1}" for j in range(k))):
+    for column in columns:
         table.add_column(column)
     for row in rows[:50]:
-        table.add_row(row["input"], row["predicted"], *(row[f"top{j + 1}"] for j in range(k)))
+        table.add_row(*(row[c] for c in columns))
     Console().print(table)
     if len(rows) > 50:
         print(f"... and {len(rows) - 50} more")

@@ -57,6 +57,28 @@ def infer_task(target: Any) -> str:
     return "regression"
 
 
+def encode_features(frame: Any, columns: list[str], categories: dict[str, list[str]], where: str) -> np.ndarray:
+    """The model's raw inputs (N, features): numbers as they are; each text column one-hot over the
+    categories of the training table (a value it never saw is all zeros). Training and predict share it."""
+    import pandas as pd
+
+    parts = []
+    for column in columns:
+        values = frame[column]
+        if column in categories:
+            codes = pd.Categorical(values.astype(str), categories=categories[column]).codes
+            parts.append(np.eye(len(categories[column]) + 1, dtype=np.float32)[codes][:, :-1])  # code -1: unseen
+            continue
+        numbers = pd.to_numeric(values, errors="coerce")
+        bad = numbers.isna() & values.notna()
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            raise DataError(f"{where} has the value {values.iloc[row]!r} in numeric column {column!r} (row {row + 2} of the "
+                            f"file, counting the header); fix it, or list the column in data.features only if it is text.")
+        parts.append(numbers.to_numpy(np.float32)[:, None])
+    return np.concatenate(parts, axis=1)
+
+
 class TableDataModule(InMemoryDataModule):
     """A table in memory: ``features`` (default every column but ``target``) as one float tensor, on
     the same batch path as the images. Text feature columns are one-hot encoded (``categorical=onehot``)
@@ -141,24 +163,7 @@ class TableDataModule(InMemoryDataModule):
         return frame.reset_index(drop=True)
 
     def _encode_features(self, frame: Any, where: str) -> np.ndarray:
-        """Numbers as they are; text columns one-hot with the categories of the whole table."""
-        import pandas as pd
-
-        parts = []
-        for column in self.feature_columns:
-            values = frame[column]
-            if column in self.categories:
-                codes = pd.Categorical(values.astype(str), categories=self.categories[column])
-                parts.append(np.eye(len(self.categories[column]), dtype=np.float32)[codes.codes])
-                continue
-            numbers = pd.to_numeric(values, errors="coerce")
-            bad = numbers.isna() & values.notna()
-            if bad.any():
-                row = int(np.flatnonzero(bad.to_numpy())[0])
-                raise DataError(f"{where} has the value {values.iloc[row]!r} in numeric column {column!r} (row {row + 2} of the "
-                                f"file, counting the header); fix it, or list the column in data.features only if it is text.")
-            parts.append(numbers.to_numpy(np.float32)[:, None])
-        return np.concatenate(parts, axis=1)
+        return encode_features(frame, self.feature_columns, self.categories, where)
 
     def _encode_targets(self, frame: Any, where: str) -> torch.Tensor:
         if self.task == "classification":
@@ -268,6 +273,12 @@ class TableDataModule(InMemoryDataModule):
     @property
     def output_names(self) -> list[str]:
         return self.class_names if self.task == "classification" else self.targets
+
+    def schema(self) -> dict[str, Any]:
+        """The columns a prediction needs, saved in checkpoints: features in training order, the text
+        columns' categories, the model's input columns after one-hot encoding, and the targets."""
+        return {"features": list(self.feature_columns), "categories": self.categories,
+                "input_columns": list(self.input_columns), "targets": list(self.targets)}
 
     def head(self) -> dict[str, Any]:
         """What the model's head takes from the data (``checkpoint.build_model``)."""
