@@ -229,3 +229,31 @@ def test_predict_names_missing_and_extra_columns(trained_tables: dict[str, tuple
     result = run_script("predict.py", [f"ckpt_path={checkpoint}", f"input={new}", f"hydra.run.dir={tmp_path}/predict2"])
     assert result.returncode == 0, result.stderr[-2000:]
     assert [r["predicted"] for r in csv.DictReader(open(tmp_path / "predict2" / "predictions.csv"))] == ["fox", "cat"]
+
+
+def test_the_readmes_table_walkthrough_runs_as_written(tmp_path: Path) -> None:
+    """The README's copy-paste block, run as it stands in a fresh folder (python → this interpreter, scripts from the repo)."""
+    import re
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    block = re.search(r"```bash\n# your own table, end to end\n(.*?)```", (ROOT / "README.md").read_text(), re.S).group(1)
+    script = re.sub(r"^python (\w+\.py)", lambda m: f"{sys.executable} {ROOT}/{m.group(1)}", block, flags=re.M)
+    ran = subprocess.run(["bash", "-e", "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    predicted = list(csv.DictReader(open(tmp_path / "runs" / "animals_predict" / "predictions.csv")))
+    assert [p["predicted"] for p in predicted] == ["cat", "dog"]
+    assert json.loads((tmp_path / "runs" / "animals_eval" / "metrics.json").read_text())["test/acc"] >= 0.8
+    meta = json.loads((tmp_path / "runs" / "animals_export" / "model.json").read_text())
+    assert meta["input_columns"] == ["weight", "height", "city=Busan", "city=Seoul"]
+    assert (tmp_path / "runs" / "animals_export" / "model.onnx").stat().st_size > 1000
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, at_least", [("iris", 0.93), ("breast_cancer", 0.95)])
+def test_bundled_tables_reach_their_accuracy(name: str, at_least: float, tmp_path: Path) -> None:
+    """The README's table figures, seed 42 (scikit-learn's files, no download)."""
+    metrics = train(compose_cfg([f"data={name}", "trainer.max_epochs=100", *FAST], tmp_path))
+    assert metrics["test/acc"] >= at_least
