@@ -8,10 +8,9 @@ and each seed's figure) goes to scripts/experiments.md; with --only, the rows of
 experiments already there are kept.
 """
 
-import statistics
-
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -54,7 +53,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "scripts" / "experiments.md")
     args = parser.parse_args()
     seeds = ", ".join(map(str, args.seeds))
-    rows = [f"| experiment | command | tutorial | ours: mean (seeds {seeds}) | per seed | test / train (seed {args.seeds[0]}) | wall time |",
+    rows = [f"| experiment | command | tutorial | ours: mean (seeds {seeds}) | per seed "
+            f"| test / train (seed {args.seeds[0]}) | wall time |",
             "|---|---|---|---|---|---|---:|"]
     for name in args.only:
         what, figure, key = TUTORIALS[name]

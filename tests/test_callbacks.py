@@ -1,17 +1,17 @@
 """What a person sees: TensorBoard images and scalars, report files, plots."""
 
 import csv
-import logging
-import re
 import io
 import json
+import logging
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from sklearn.metrics import precision_recall_fscore_support
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from conftest import compose_cfg, tiny_overrides
 from lit_dnn.callbacks.classification_report import classification_report

@@ -7,9 +7,9 @@ import torch
 from torch.utils.data import DataLoader
 
 from lit_dnn.data.batches import ShardedBatchSampler, SplitTensors, as_is
-from lit_dnn.data.normalization import Normalization
 from lit_dnn.data.binary import BinaryDataModule
 from lit_dnn.data.image import DATASETS, ImageDataModule
+from lit_dnn.data.normalization import Normalization
 from lit_dnn.errors import ConfigError
 
 FASHION = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]

@@ -116,7 +116,8 @@ def test_bad_inputs_are_one_sentence(checkpoint: Path, tmp_path: Path, make_inpu
 def test_missing_checkpoint_is_one_sentence(tmp_path: Path) -> None:
     result = run_script("predict.py", [f"ckpt_path={tmp_path}/none.ckpt", f"input={tmp_path}", f"hydra.run.dir={tmp_path}/out"])
     assert result.returncode == 2
-    assert result.stderr.strip() == f"Error: ckpt_path={tmp_path}/none.ckpt does not exist; pass ckpt_path=<a .ckpt file written by train.py>."
+    assert result.stderr.strip() == \
+        f"Error: ckpt_path={tmp_path}/none.ckpt does not exist; pass ckpt_path=<a .ckpt file written by train.py>."
 
 
 def test_onnx_and_torchscript_match_the_lightning_module(checkpoint: Path, test_images: tuple, tmp_path: Path) -> None:

@@ -45,7 +45,8 @@ def test_a_failing_job_does_not_end_the_sweep(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     rows = {r["overrides"].split("dropout=")[1].split()[0]: r for r in summary(sweep)}
     assert rows["0.2"]["status"] == "ok" and float(rows["0.2"]["test/acc"]) > 0.5
-    assert rows["1.5"]["status"] == "failed: ConfigError: model.net.dropout=1.5 is outside [0, 1); use e.g. 0.2 (0 disables dropout), or one rate per hidden layer."
+    assert rows["1.5"]["status"] == ("failed: ConfigError: model.net.dropout=1.5 is outside [0, 1); use e.g. 0.2 "
+                                     "(0 disables dropout), or one rate per hidden layer.")
     assert summary(sweep)[-1]["overrides"].endswith("dropout=1.5")  # failures sort last
 
 

@@ -223,8 +223,9 @@ def test_predict_names_missing_and_extra_columns(trained_tables: dict[str, tuple
     new.write_text("x1,city,colour\n1.0,Seoul,red\n")
     result = run_script("predict.py", [f"ckpt_path={checkpoint}", f"input={new}", f"hydra.run.dir={tmp_path}/predict"])
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines()[-1] == (f"Error: {new} does not have the columns the model was trained on "
-                                                       f"(missing x2; extra colour); give it exactly x1, x2, city (the target column may stay).")
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"Error: {new} does not have the columns the model was trained on "
+        f"(missing x2; extra colour); give it exactly x1, x2, city (the target column may stay).")
     new.write_text("x1,x2,city,label\n50,1.5,Seoul,fox\n50,-1.5,Mokpo,cat\n")  # a city training never saw: no one-hot column
     result = run_script("predict.py", [f"ckpt_path={checkpoint}", f"input={new}", f"hydra.run.dir={tmp_path}/predict2"])
     assert result.returncode == 0, result.stderr[-2000:]

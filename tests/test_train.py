@@ -3,8 +3,8 @@
 import json
 from pathlib import Path
 
-import pytest
 import lightning as L
+import pytest
 import torch
 from lightning.pytorch.callbacks import EarlyStopping, LambdaCallback
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger

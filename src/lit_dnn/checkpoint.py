@@ -91,7 +91,8 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         raise CheckpointError(f"{path} is a torch file but not a Lightning checkpoint (no state_dict); pass a .ckpt written by train.py.")
     hp = checkpoint.get("hyper_parameters")
     if not isinstance(hp, dict) or not isinstance(hp.get("model"), dict):
-        raise CheckpointError(f"{path} was not written by lit-dnn (no model config in its hyperparameters); pass a .ckpt written by train.py.")
+        raise CheckpointError(f"{path} was not written by lit-dnn (no model config in its hyperparameters); "
+                              f"pass a .ckpt written by train.py.")
     check_plain(hp, path)
     return checkpoint
 
@@ -175,7 +176,8 @@ def load_model(path: str | Path) -> tuple[Any, dict[str, Any]]:
         loss = hp["model"].get("loss", "mse")
         if not all(isinstance(s, list) and len(s) == n and all(isinstance(v, (int, float)) for v in s) for s in stats) \
                 or min(stats[1]) <= 0 or loss not in LOSSES:
-            raise CheckpointError(f"{path} lacks a valid target scaling (target_mean, target_std) or loss; pass a .ckpt written by train.py.")
+            raise CheckpointError(f"{path} lacks a valid target scaling (target_mean, target_std) or loss; "
+                                  f"pass a .ckpt written by train.py.")
         model = Regressor(net, target_names=hp["target_names"], target_mean=stats[0], target_std=stats[1], loss=loss)
     else:
         model = Classifier(net, class_names=hp["class_names"])

@@ -61,11 +61,13 @@ def load_inputs(source: str | Path, input_shape: tuple[int, ...], invert: bool =
             raise DataError(f"{path} has shape {tuple(array.shape)} but the model expects ({expected}); reshape the array.")
         return [f"{path.name}[{i}]" for i in range(len(array))], array
     if len(input_shape) != 2:
-        raise DataError(f"this model takes {input_shape[0]} features per sample, not images; pass a .npy array of shape (N, {input_shape[0]}).")
+        raise DataError(f"this model takes {input_shape[0]} features per sample, not images; "
+                        f"pass a .npy array of shape (N, {input_shape[0]}).")
     files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) if path.is_dir() else [path]
     if not files:
         raise DataError(f"{path} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))}); pass a folder of images or one image.")
-    return [str(f.relative_to(path) if path.is_dir() else f.name) for f in files], np.stack([read_image(f, input_shape, invert) for f in files])
+    names = [str(f.relative_to(path) if path.is_dir() else f.name) for f in files]
+    return names, np.stack([read_image(f, input_shape, invert) for f in files])
 
 
 def normalize(raw: np.ndarray, normalization: dict[str, Any]) -> torch.Tensor:

@@ -1,7 +1,7 @@
 """The sweeper's config, registered as ``hydra/sweeper=lit_optuna``."""
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 from hydra.core.config_store import ConfigStore
 
@@ -12,7 +12,7 @@ class LitOptunaSweeperConf:
     study_name: str = "lit_dnn"
     # any SQLAlchemy URL (postgresql://user:pw@host/db shares one study between machines);
     # null: sqlite:///<sweep dir>/optuna.db
-    storage: Optional[str] = None
+    storage: str | None = None
     direction: str = "maximize"
     # trials to finish in the study (completed + failed), counted across every run and worker
     n_trials: int = 20

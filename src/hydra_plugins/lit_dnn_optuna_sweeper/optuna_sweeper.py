@@ -17,7 +17,7 @@ import socket
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import ChoiceSweep, IntervalSweep, Override, RangeSweep
@@ -67,7 +67,7 @@ def suggest(trial: optuna.Trial, key: str, override: Override) -> str:
 
 
 class LitOptunaSweeper(Sweeper):
-    def __init__(self, study_name: str, storage: Optional[str], direction: str, n_trials: int, n_jobs: int,
+    def __init__(self, study_name: str, storage: str | None, direction: str, n_trials: int, n_jobs: int,
                  sampler: dict[str, Any], params: dict[str, str]) -> None:
         self.study_name, self.storage, self.direction = study_name, storage, direction
         self.n_trials, self.n_jobs = n_trials, n_jobs

@@ -4,7 +4,6 @@ from typing import Any
 
 import torch
 from lightning import LightningDataModule
-
 from torch.utils.data import DataLoader
 
 from lit_dnn.data.batches import BatchGroupSampler, ShardedBatchSampler, SplitTensors, as_is

@@ -221,7 +221,8 @@ class TableDataModule(InMemoryDataModule):
         train = self.splits["train"][0]
         std = train.std(0) if len(train) > 1 else torch.ones(train.shape[1])
         self.normalization = Normalization(1.0, train.mean(0), torch.where(std > 0, std, torch.ones_like(std)),
-                                           doc=f"the columns {', '.join(self.input_columns)} minus the training mean, over the training std")
+                                           doc=f"the columns {', '.join(self.input_columns)} minus the training mean, "
+                                               f"over the training std")
         if self.task == "regression":
             targets = self.splits["train"][1]
             tstd = targets.std(0) if len(targets) > 1 else torch.ones(targets.shape[1])

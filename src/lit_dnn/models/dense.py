@@ -141,7 +141,8 @@ class DenseModule(LightningModule):
 
     def configure_optimizers(self) -> Any:
         if self.optimizer_factory is None:
-            raise ValueError(f"this {type(self).__name__} was built without an optimizer (for evaluation only); pass optimizer= to train it")
+            raise ValueError(f"this {type(self).__name__} was built without an optimizer (for evaluation only); "
+                             f"pass optimizer= to train it")
         optimizer = self.optimizer_factory(params=self.parameters())
         if self.scheduler_factory is None:
             return optimizer
