@@ -114,9 +114,18 @@ def lightning_floor_epochs(cfg: DictConfig, epochs: int) -> tuple[list[float], l
     plain = PlainInterleaved(cfg)
     timer = EpochTimer(plain)
     datamodule, model, _ = build(cfg)
-    trainer = L.Trainer(max_epochs=epochs + 1, accelerator=cfg.trainer.accelerator, devices=1, logger=False,
-                        callbacks=[plain, timer], enable_checkpointing=False, enable_progress_bar=False,
-                        enable_model_summary=False, limit_val_batches=0, num_sanity_val_steps=0)
+    trainer = L.Trainer(
+        max_epochs=epochs + 1,
+        accelerator=cfg.trainer.accelerator,
+        devices=1,
+        logger=False,
+        callbacks=[plain, timer],
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+        num_sanity_val_steps=0,
+    )
     trainer.fit(MinimalModule(model.net, model.optimizer_factory), datamodule=datamodule)
     return timer.times[1:], plain.times[1:]
 
@@ -190,8 +199,7 @@ class NaiveImages(L.LightningDataModule):
         spec = DATASETS[dataset]
         self.transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((spec.mean,), (spec.std,))])
         full = spec.torchvision_class(data_dir, train=True, transform=self.transform)
-        self.train_set, self.val_set = random_split(full, [len(full) - val_size, val_size],
-                                                    generator=torch.Generator().manual_seed(0))
+        self.train_set, self.val_set = random_split(full, [len(full) - val_size, val_size], generator=torch.Generator().manual_seed(0))
         self.batch_size = batch_size
 
     def train_dataloader(self) -> DataLoader:
@@ -214,8 +222,10 @@ def naive_epoch(cfg: DictConfig) -> float:
 # train.py is started by a small Python process that reports its child's peak RSS: a child
 # forked from this benchmark process inherits its pages in the kernel's count (ru_maxrss
 # survives exec), so reading RUSAGE_CHILDREN here gave this process's own peak.
-LAUNCHER = ("import resource, subprocess, sys; rc = subprocess.call(sys.argv[1:]); "
-            "print('peak_rss_kb', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(rc)")
+LAUNCHER = (
+    "import resource, subprocess, sys; rc = subprocess.call(sys.argv[1:]); "
+    "print('peak_rss_kb', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(rc)"
+)
 
 
 class FirstStep(L.Callback):
@@ -238,8 +248,12 @@ def time_to_accuracy(overrides: list[str]) -> dict[str, float]:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "scripts"), os.environ.get("PYTHONPATH", "")])}
         start_wall, start = time.time(), time.perf_counter()
         proc = subprocess.run(
-            [sys.executable, "-S", "-c", LAUNCHER, sys.executable, str(ROOT / "train.py"), f"hydra.run.dir={run_dir}",
-             *probe, *overrides], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT, env=env,
+            [sys.executable, "-S", "-c", LAUNCHER, sys.executable, str(ROOT / "train.py"), f"hydra.run.dir={run_dir}", *probe, *overrides],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=ROOT,
+            env=env,
         )
         wall = time.perf_counter() - start
         lines = proc.stdout.splitlines()
@@ -248,8 +262,13 @@ def time_to_accuracy(overrides: list[str]) -> dict[str, float]:
         first_step = float(stamp.read_text()) - start_wall
         metrics = json.loads((Path(run_dir) / "metrics.json").read_text())
     peak_kb = int(lines[-1].split()[-1])  # the launcher's last line
-    return {"wall_s": wall, "first_step_s": first_step, "test_acc": metrics["test/acc"],
-            "epochs": metrics["epochs_run"], "peak_rss_mb": peak_kb / 1024}
+    return {
+        "wall_s": wall,
+        "first_step_s": first_step,
+        "test_acc": metrics["test/acc"],
+        "epochs": metrics["epochs_run"],
+        "peak_rss_mb": peak_kb / 1024,
+    }
 
 
 def wall(command: list[str]) -> float:
@@ -268,10 +287,12 @@ def whole_runs(reps: int, overrides: list[str], data_dir: str, val_size: int) ->
     times: dict[str, list[float]] = {}
     python = sys.executable
     for _ in range(reps):
-        for name, command in (("import torch", [python, "-c", "import torch"]),
-                              ("import lightning", [python, "-c", "import lightning"]),
-                              ("train.py --help", [python, "train.py", "--help"]),
-                              ("plain script", [python, "scripts/plain_pytorch.py", "--data-dir", data_dir, "--val-size", str(val_size)])):
+        for name, command in (
+            ("import torch", [python, "-c", "import torch"]),
+            ("import lightning", [python, "-c", "import lightning"]),
+            ("train.py --help", [python, "train.py", "--help"]),
+            ("plain script", [python, "scripts/plain_pytorch.py", "--data-dir", data_dir, "--val-size", str(val_size)]),
+        ):
             times.setdefault(name, []).append(wall(command))
         for key, value in time_to_accuracy(overrides).items():
             times.setdefault(f"train.py {key}", []).append(value)
@@ -294,8 +315,12 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=3, help="interleaved repetitions of (1) and (2)")
     parser.add_argument("--epochs", type=int, default=2, help="timed epochs per template fit (after one warm-up)")
     parser.add_argument("--naive", action=argparse.BooleanOptionalAction, default=True)
-    parser.add_argument("--time-to-accuracy", action=argparse.BooleanOptionalAction, default=True,
-                        help="also time whole runs: the plain script and python train.py, interleaved")
+    parser.add_argument(
+        "--time-to-accuracy",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also time whole runs: the plain script and python train.py, interleaved",
+    )
     parser.add_argument("--run-reps", type=int, default=3, help="interleaved repetitions of the whole runs")
     parser.add_argument("--override", action="append", default=[], help="a Hydra override for every run, e.g. data.val_split=0.2")
     parser.add_argument("--out", type=Path, default=ROOT / "scripts" / "benchmark.md")
@@ -322,9 +347,11 @@ def main() -> None:
     cfg = config(args.batch_sizes[0], args.override, "unused")
     dm = build(cfg)[0]
     n_train = len(dm.splits["train"][0])
-    rows = ["| batch | (1) template s/epoch | (2) plain loop s/epoch | (1)/(2) | (1)/(2) of single epochs | (0) Lightning floor s/epoch "
-            "| (0)/(2) | (3) naive s/epoch | (1) samples/s | (2) samples/s | (3) samples/s | (1) epoch end s |",
-            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    rows = [
+        "| batch | (1) template s/epoch | (2) plain loop s/epoch | (1)/(2) | (1)/(2) of single epochs | (0) Lightning floor s/epoch "
+        "| (0)/(2) | (3) naive s/epoch | (1) samples/s | (2) samples/s | (3) samples/s | (1) epoch end s |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for bs in args.batch_sizes:
         t, p = statistics.median(results[("template", bs)]), statistics.median(results[("plain", bs)])
         n = results.get(("naive", bs))
@@ -336,17 +363,22 @@ def main() -> None:
         pairs = [a / b for a, b in zip(results[("template", bs)], results[("plain", bs)])]
         ratio = statistics.median(pairs)
         floor_ratio = statistics.median(a / b for a, b in zip(results[("floor", bs)], results[("floor_plain", bs)]))
-        rows.append(f"| {bs} | {t:.3f} | {p:.3f} | **{ratio:.2f}** | {min(pairs):.2f}–{max(pairs):.2f} | {floor:.3f} "
-                    f"| {floor_ratio:.2f} | {naive} "
-                    f"| {n_train / t:,.0f} | {n_train / p:,.0f} | {naive_sps} | {end:.3f} |")
-    lines = [f"Measured {datetime.date.today()} on {machine()}.",
-             f"{n_train:,} training samples per epoch; medians over {args.reps} repetitions of {args.epochs} epochs after a "
-             f"warm-up epoch; the plain loop (2) runs inside each epoch of (1) and of (0), 16 of its batches at a time before "
-             f"their steps, and is timed apart from them: (1)/(2) and (0)/(2) are medians of each epoch's ratio. "
-             f"s/epoch times the training batches; "
-             f"'epoch end' is what the template then does each epoch (validation, checkpoints, confusion image). "
-             f"Peak RSS of this benchmark process: {own_peak:,.0f} MB.",
-             "", *rows]
+        rows.append(
+            f"| {bs} | {t:.3f} | {p:.3f} | **{ratio:.2f}** | {min(pairs):.2f}–{max(pairs):.2f} | {floor:.3f} "
+            f"| {floor_ratio:.2f} | {naive} "
+            f"| {n_train / t:,.0f} | {n_train / p:,.0f} | {naive_sps} | {end:.3f} |"
+        )
+    lines = [
+        f"Measured {datetime.date.today()} on {machine()}.",
+        f"{n_train:,} training samples per epoch; medians over {args.reps} repetitions of {args.epochs} epochs after a "
+        f"warm-up epoch; the plain loop (2) runs inside each epoch of (1) and of (0), 16 of its batches at a time before "
+        f"their steps, and is timed apart from them: (1)/(2) and (0)/(2) are medians of each epoch's ratio. "
+        f"s/epoch times the training batches; "
+        f"'epoch end' is what the template then does each epoch (validation, checkpoints, confusion image). "
+        f"Peak RSS of this benchmark process: {own_peak:,.0f} MB.",
+        "",
+        *rows,
+    ]
     if args.time_to_accuracy:
         runs = whole_runs(args.run_reps, args.override, str(cfg.data.data_dir), len(dm.splits["val"][0]))
         ratios = [a / b for a, b in zip(runs["train.py wall_s"], runs["plain script"])]
@@ -354,14 +386,18 @@ def main() -> None:
         def med(key: str) -> float:
             return statistics.median(runs[key])
 
-        lines += ["", f"Whole runs, medians of {args.run_reps} interleaved repetitions, seconds from process start to exit:", "",
-                  "| `import torch` | `import lightning` | `train.py --help` | plain script (8 epochs, test) "
-                  "| `python train.py` | train.py / plain | train.py: first step | train.py test acc | peak RSS MB |",
-                  "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-                  f"| {med('import torch'):.2f} | {med('import lightning'):.2f} | {med('train.py --help'):.2f} "
-                  f"| {med('plain script'):.2f} | {med('train.py wall_s'):.2f} | **{statistics.median(ratios):.2f}** "
-                  f"({min(ratios):.2f}–{max(ratios):.2f}) | {med('train.py first_step_s'):.2f} "
-                  f"| {med('train.py test_acc') * 100:.2f}% | {med('train.py peak_rss_mb'):,.0f} |"]
+        lines += [
+            "",
+            f"Whole runs, medians of {args.run_reps} interleaved repetitions, seconds from process start to exit:",
+            "",
+            "| `import torch` | `import lightning` | `train.py --help` | plain script (8 epochs, test) "
+            "| `python train.py` | train.py / plain | train.py: first step | train.py test acc | peak RSS MB |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+            f"| {med('import torch'):.2f} | {med('import lightning'):.2f} | {med('train.py --help'):.2f} "
+            f"| {med('plain script'):.2f} | {med('train.py wall_s'):.2f} | **{statistics.median(ratios):.2f}** "
+            f"({min(ratios):.2f}–{max(ratios):.2f}) | {med('train.py first_step_s'):.2f} "
+            f"| {med('train.py test_acc') * 100:.2f}% | {med('train.py peak_rss_mb'):,.0f} |",
+        ]
     table = "\n".join(lines) + "\n"
     args.out.write_text(table)
     print(table)

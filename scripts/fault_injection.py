@@ -43,13 +43,22 @@ class KillAt(L.Callback):
                 os.kill(os.getpid(), signal.SIGKILL)
             if name == "on_test_end" and self.counts_file:
                 Path(self.counts_file).write_text(json.dumps(self.calls))
+
         return hook
 
 
 def command(data_dir: Path, log_dir: Path, epochs: int, *extra: str) -> list[str]:
-    return [sys.executable, str(ROOT / "train.py"), f"data.data_dir={data_dir}", "data.download=false",
-            f"trainer.max_epochs={epochs}", f"paths.log_dir={log_dir}", "callbacks.progress_bar=null",
-            "+trainer.enable_progress_bar=false", *extra]
+    return [
+        sys.executable,
+        str(ROOT / "train.py"),
+        f"data.data_dir={data_dir}",
+        "data.download=false",
+        f"trainer.max_epochs={epochs}",
+        f"paths.log_dir={log_dir}",
+        "callbacks.progress_bar=null",
+        "+trainer.enable_progress_bar=false",
+        *extra,
+    ]
 
 
 def run(args: list[str]) -> subprocess.CompletedProcess:
@@ -63,8 +72,7 @@ def metrics_of(log_dir: Path) -> dict:
 
 
 def kill_callback(hook: str, at: int, counts: Path | None = None) -> list[str]:
-    extra = ["+callbacks.kill._target_=fault_injection.KillAt",
-             f"+callbacks.kill.hook={hook}", f"+callbacks.kill.at={at}"]
+    extra = ["+callbacks.kill._target_=fault_injection.KillAt", f"+callbacks.kill.hook={hook}", f"+callbacks.kill.at={at}"]
     return extra + ([f"+callbacks.kill.counts={counts}"] if counts else [])
 
 
@@ -89,10 +97,22 @@ def inject(data_dir: Path, work: Path, kills: int, epochs: int, seed: int, extra
             resumed, how = run(command(data_dir, logs, epochs, *extra)), "started again (nothing saved yet)"
         got = metrics_of(logs) if resumed.returncode == 0 else {}
         differing = sorted(k for k in set(got) | set(expected) if got.get(k) != expected.get(k))
-        rows.append({"kill": i, "moment": f"{hook} #{at} of {calls[hook]}", "killed_exit": killed.returncode,
-                     "then": how, "exit": resumed.returncode, "identical": not differing, "differing": differing[:5]})
-        print(f"{i:2d}  {rows[-1]['moment']:<34} exit {killed.returncode:>3} -> {how:<34} exit {resumed.returncode}  "
-              f"metrics.json {'identical' if not differing else 'DIFFERS: ' + ', '.join(differing[:5])}", flush=True)
+        rows.append(
+            {
+                "kill": i,
+                "moment": f"{hook} #{at} of {calls[hook]}",
+                "killed_exit": killed.returncode,
+                "then": how,
+                "exit": resumed.returncode,
+                "identical": not differing,
+                "differing": differing[:5],
+            }
+        )
+        print(
+            f"{i:2d}  {rows[-1]['moment']:<34} exit {killed.returncode:>3} -> {how:<34} exit {resumed.returncode}  "
+            f"metrics.json {'identical' if not differing else 'DIFFERS: ' + ', '.join(differing[:5])}",
+            flush=True,
+        )
     return rows
 
 

@@ -23,8 +23,8 @@ from torch import nn
 def read_idx(path: Path) -> torch.Tensor:
     raw = path.read_bytes()
     dims = raw[3]
-    shape = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(dims)]
-    return torch.frombuffer(bytearray(raw[4 + 4 * dims:]), dtype=torch.uint8).reshape(shape)
+    shape = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(dims)]
+    return torch.frombuffer(bytearray(raw[4 + 4 * dims :]), dtype=torch.uint8).reshape(shape)
 
 
 def main() -> None:
@@ -41,7 +41,7 @@ def main() -> None:
     x, y = read_idx(raw / "train-images-idx3-ubyte"), read_idx(raw / "train-labels-idx1-ubyte").long()
     test_x, test_y = read_idx(raw / "t10k-images-idx3-ubyte"), read_idx(raw / "t10k-labels-idx1-ubyte").long()
     order = torch.randperm(len(x), generator=torch.Generator().manual_seed(args.seed))
-    val_idx, train_idx = order[:args.val_size], order[args.val_size:]
+    val_idx, train_idx = order[: args.val_size], order[args.val_size :]
 
     def scale(images: torch.Tensor) -> torch.Tensor:
         return (images.float() / 255 - 0.1307) / 0.3081

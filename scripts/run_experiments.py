@@ -35,9 +35,18 @@ def run(name: str, seed: int) -> dict:
     with tempfile.TemporaryDirectory() as run_dir:
         start = time.perf_counter()
         result = subprocess.run(
-            [sys.executable, str(ROOT / "train.py"), f"experiment={name}", f"seed={seed}", f"hydra.run.dir={run_dir}",
-             "callbacks.progress_bar=null", "+trainer.enable_progress_bar=false"],
-            cwd=ROOT, capture_output=True, text=True,
+            [
+                sys.executable,
+                str(ROOT / "train.py"),
+                f"experiment={name}",
+                f"seed={seed}",
+                f"hydra.run.dir={run_dir}",
+                "callbacks.progress_bar=null",
+                "+trainer.enable_progress_bar=false",
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
         )
         if result.returncode != 0:
             raise RuntimeError(f"experiment={name} failed:\n{result.stderr[-2000:]}")
@@ -53,9 +62,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "scripts" / "experiments.md")
     args = parser.parse_args()
     seeds = ", ".join(map(str, args.seeds))
-    rows = [f"| experiment | command | tutorial | ours: mean (seeds {seeds}) | per seed "
-            f"| test / train (seed {args.seeds[0]}) | wall time |",
-            "|---|---|---|---|---|---|---:|"]
+    rows = [
+        f"| experiment | command | tutorial | ours: mean (seeds {seeds}) | per seed | test / train (seed {args.seeds[0]}) | wall time |",
+        "|---|---|---|---|---|---|---:|",
+    ]
     for name in args.only:
         what, figure, key = TUTORIALS[name]
         runs = [run(name, seed) for seed in args.seeds]
@@ -69,6 +79,7 @@ def main() -> None:
         )
         print(rows[-1], flush=True)
     if args.out.exists() and set(args.only) != set(TUTORIALS):  # keep the rows of experiments not run now
+
         def name(row: str) -> str:
             return row.split("|")[1].strip()
 

@@ -60,15 +60,27 @@ def compose_cfg(overrides: list[str], tmp_path: Path, config_name: str = "train"
 def tiny_overrides(data_dir: Path) -> list[str]:
     """Fast settings for the tiny dataset: small validation split, batch 128 (4 batches an epoch), 2 epochs,
     no progress bar."""
-    return [f"data.data_dir={data_dir}", "data.val_split=100", "data.download=false", "data.batch_size=128", "trainer.max_epochs=2",
-            "callbacks.progress_bar=null", "+trainer.enable_progress_bar=false", "trainer.accelerator=cpu"]
+    return [
+        f"data.data_dir={data_dir}",
+        "data.val_split=100",
+        "data.download=false",
+        "data.batch_size=128",
+        "trainer.max_epochs=2",
+        "callbacks.progress_bar=null",
+        "+trainer.enable_progress_bar=false",
+        "trainer.accelerator=cpu",
+    ]
 
 
 def run_script(script: str, args: list[str], env: dict[str, str] | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
     """Run ``python <script> <args>`` from the project root as a user would."""
     return subprocess.run(
-        [sys.executable, str(ROOT / script), *args], cwd=ROOT, capture_output=True, text=True,
-        env={**os.environ, "PYTHONWARNINGS": "ignore", **(env or {})}, timeout=timeout,
+        [sys.executable, str(ROOT / script), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONWARNINGS": "ignore", **(env or {})},
+        timeout=timeout,
     )
 
 

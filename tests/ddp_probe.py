@@ -13,7 +13,11 @@ class IndexRecorder(L.Callback):
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         sampler = trainer.train_dataloader.sampler.batches  # the index batches the step groups are cut from
         assert (sampler.epoch, sampler.world_size) == (trainer.current_epoch, trainer.world_size), (
-            sampler.epoch, sampler.world_size, trainer.current_epoch, trainer.world_size)
+            sampler.epoch,
+            sampler.world_size,
+            trainer.current_epoch,
+            trainer.world_size,
+        )
         seen = sampler.indices().tolist()  # positions in the training split
         self.output_dir.mkdir(parents=True, exist_ok=True)
         name = f"indices_rank{trainer.global_rank}_epoch{trainer.current_epoch}.json"

@@ -64,10 +64,12 @@ def test_truncated_checkpoint(trained: Path, tmp_path: Path) -> None:
 
 
 def test_resume_with_other_architecture_names_the_difference(trained: Path, tiny_data: Path, tmp_path: Path) -> None:
-    cfg = compose_cfg([*tiny_overrides(tiny_data), "trainer.max_epochs=1", f"ckpt_path={trained}",
-                       "model.net.hidden_dims=[64]"], tmp_path)
-    with pytest.raises(ConfigError, match=r"resumes a run trained with other settings than this command sets "
-                                          r"\(model.net.hidden_dims=\[64\] \(checkpoint: \[128\]\)\)"):
+    cfg = compose_cfg([*tiny_overrides(tiny_data), "trainer.max_epochs=1", f"ckpt_path={trained}", "model.net.hidden_dims=[64]"], tmp_path)
+    with pytest.raises(
+        ConfigError,
+        match=r"resumes a run trained with other settings than this command sets "
+        r"\(model.net.hidden_dims=\[64\] \(checkpoint: \[128\]\)\)",
+    ):
         train(cfg)
 
 

@@ -10,10 +10,28 @@ from conftest import run_script
 
 def test_benchmark_runs_and_writes_its_table(tiny_data: Path, tmp_path: Path) -> None:
     out = tmp_path / "bench.md"
-    result = run_script("scripts/benchmark.py", [
-        "--batch-sizes", "32", "64", "--reps", "1", "--epochs", "1", "--run-reps", "1", "--out", str(out),
-        "--override", f"data.data_dir={tiny_data}", "--override", "data.val_split=100", "--override", "data.download=false",
-    ])
+    result = run_script(
+        "scripts/benchmark.py",
+        [
+            "--batch-sizes",
+            "32",
+            "64",
+            "--reps",
+            "1",
+            "--epochs",
+            "1",
+            "--run-reps",
+            "1",
+            "--out",
+            str(out),
+            "--override",
+            f"data.data_dir={tiny_data}",
+            "--override",
+            "data.val_split=100",
+            "--override",
+            "data.download=false",
+        ],
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     table = out.read_text()
     assert "500 training samples per epoch" in table

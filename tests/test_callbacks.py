@@ -38,8 +38,10 @@ def test_confusion_images_per_epoch_and_for_test(mnist_run: tuple[Path, dict]) -
     val = acc.Images("val/confusion_matrix")
     assert [e.step for e in val] == [0, 1, 2]
     assert len(acc.Images("test/confusion_matrix")) == 1
-    for event, (width, height) in [*[(e, (600, 300)) for e in [*val, *acc.Images("test/confusion_matrix")]],
-                                   (acc.Images("test/misclassified")[0], (150, 150))]:
+    for event, (width, height) in [
+        *[(e, (600, 300)) for e in [*val, *acc.Images("test/confusion_matrix")]],
+        (acc.Images("test/misclassified")[0], (150, 150)),
+    ]:
         image = Image.open(io.BytesIO(event.encoded_image_string))
         assert image.format == "PNG" and image.width >= width and image.height >= height
 
@@ -125,13 +127,21 @@ def test_report_of_a_class_never_predicted_is_zero_not_nan() -> None:
 def test_epoch_line_uses_keras_names_train_first() -> None:
     from lit_dnn.callbacks.progress import epoch_line
 
-    metrics = {"val/acc": 0.97, "train/acc": 0.95, "val/acc_best": 0.97, "train/loss": 0.25, "val/loss": 0.1, "lr-Adam": 1e-3,
-               "test/acc_per_class/0": 1.0}
+    metrics = {
+        "val/acc": 0.97,
+        "train/acc": 0.95,
+        "val/acc_best": 0.97,
+        "train/loss": 0.25,
+        "val/loss": 0.1,
+        "lr-Adam": 1e-3,
+        "test/acc_per_class/0": 1.0,
+    }
     assert epoch_line(metrics) == "acc 0.9500 - loss 0.2500 - val_acc 0.9700 - val_loss 0.1000"
 
 
-def test_progress_bar_counts_batches_and_keeps_one_line_per_epoch(tiny_data: Path, tmp_path: Path,
-                                                                    caplog: pytest.LogCaptureFixture) -> None:
+def test_progress_bar_counts_batches_and_keeps_one_line_per_epoch(
+    tiny_data: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """500 training images in batches of 64 as steps of 3 batches: each epoch is 8 batches (3 steps),
     numbered 1..N, and its line carries the epoch's train/* and val/* means."""
     from lit_dnn.callbacks.progress import EpochProgressBar
@@ -156,7 +166,10 @@ def test_progress_bar_counts_batches_and_keeps_one_line_per_epoch(tiny_data: Pat
     assert seen == [8, 8]
     assert len(lines) == 2
     for epoch, line in enumerate(lines, 1):
-        assert re.fullmatch(rf"Epoch {epoch}/2 - 8 batches - \d+\.\d s - acc [01]\.\d{{4}} - loss \d+\.\d{{4}} - "
-                            rf"val_acc [01]\.\d{{4}} - val_loss \d+\.\d{{4}}", line), line
+        assert re.fullmatch(
+            rf"Epoch {epoch}/2 - 8 batches - \d+\.\d s - acc [01]\.\d{{4}} - loss \d+\.\d{{4}} - "
+            rf"val_acc [01]\.\d{{4}} - val_loss \d+\.\d{{4}}",
+            line,
+        ), line
     loss = float(lines[-1].split("- loss ")[1].split()[0])
     assert loss == pytest.approx(float(trainer.callback_metrics["train/loss"]), abs=1e-4)

@@ -20,18 +20,24 @@ BAD = [
     (["data.batch_size=0"], "data.batch_size=0 must be a positive integer"),
     (["data.batch_size=-3"], "data.batch_size=-3 must be a positive integer"),
     (["data.batches_per_step=0"], "data.batches_per_step=0 must be a positive integer"),
-    (["+trainer.gradient_clip_val=1.0"],
-     "trainer.gradient_clip_val=1.0 applies only when Lightning steps the optimiser, and lit-dnn steps it itself; "
-     "set model.gradient_clip_val instead"),
-    (["data.batches_per_step=1", "+trainer.accumulate_grad_batches=2"],
-     "trainer.accumulate_grad_batches=2 applies only when Lightning steps the optimiser"),
+    (
+        ["+trainer.gradient_clip_val=1.0"],
+        "trainer.gradient_clip_val=1.0 applies only when Lightning steps the optimiser, and lit-dnn steps it itself; "
+        "set model.gradient_clip_val instead",
+    ),
+    (
+        ["data.batches_per_step=1", "+trainer.accumulate_grad_batches=2"],
+        "trainer.accumulate_grad_batches=2 applies only when Lightning steps the optimiser",
+    ),
     (["model.gradient_clip_val=0"], "model.gradient_clip_val=0 must be a positive number"),
     (["model.optimizer.lr=0"], "model.optimizer.lr=0 must be a positive number"),
     (["model.optimizer.lr=-0.01"], "model.optimizer.lr=-0.01 must be a positive number"),
     (["model.net.activation=swish"], "model.net.activation='swish' is unknown; use one of relu, sigmoid, tanh"),
     (["model.optimizer._target_=torch.optim.Nope"], "model.optimizer._target_='torch.optim.Nope' is not a torch optimizer"),
-    (["model.optimizer._target_=torch.optim.RMSprop"],
-     "model.optimizer.fused is not an argument of torch.optim.RMSprop; drop it with ~model.optimizer.fused (it takes lr, alpha,"),
+    (
+        ["model.optimizer._target_=torch.optim.RMSprop"],
+        "model.optimizer.fused is not an argument of torch.optim.RMSprop; drop it with ~model.optimizer.fused (it takes lr, alpha,",
+    ),
     (["trainer.max_epochs=0"], "trainer.max_epochs=0 must be an integer of at least 1"),
     (["data.val_split=1.5"], "data.val_split=1.5 leaves no training or no validation samples out of 60000"),
     (["data.val_split=60000"], "data.val_split=60000 leaves no training or no validation samples out of 60000"),
@@ -49,10 +55,11 @@ BAD = [
     (["model.optimizer.lr=inf"], "model.optimizer.lr=inf must be a positive number"),
     (["seed=-1"], "seed=-1 must be an integer from 0 to 2**32 - 1"),
     (["seed=4294967296"], "seed=4294967296 must be an integer from 0 to 2**32 - 1"),
-    (["data=binary", "data.n_features=1", "data.n_informative=1", "data.n_redundant=0"],
-     "data.n_informative=1 must be at least 2"),
-    (["callbacks.model_checkpoint.monitor=val/nope"],
-     "callbacks.model_checkpoint.monitor='val/nope' is not a metric this run logs; use one of train/loss, train/acc, val/acc_best"),
+    (["data=binary", "data.n_features=1", "data.n_informative=1", "data.n_redundant=0"], "data.n_informative=1 must be at least 2"),
+    (
+        ["callbacks.model_checkpoint.monitor=val/nope"],
+        "callbacks.model_checkpoint.monitor='val/nope' is not a metric this run logs; use one of train/loss, train/acc, val/acc_best",
+    ),
     (["callbacks.early_stopping.monitor=val/f1"], "callbacks.early_stopping.monitor='val/f1' is not a metric this run logs"),
     (["optimized_metric=val/accuracy"], "optimized_metric='val/accuracy' is not a metric this run logs"),
     (["trainer.check_val_every_n_epoch=0"], "trainer.check_val_every_n_epoch=0 must be a positive integer"),
@@ -68,8 +75,9 @@ if not torch.cuda.is_available():  # what a machine without a GPU says to traine
 
 
 @pytest.mark.parametrize(("overrides", "message"), BAD, ids=[" ".join(o) for o, _ in BAD])
-def test_bad_value_is_one_sentence_and_exit_code_2(overrides: list[str], message: str, tiny_data: Path,
-                                                   tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_bad_value_is_one_sentence_and_exit_code_2(
+    overrides: list[str], message: str, tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     base = [] if "data=binary" in overrides else tiny_overrides(tiny_data)
     cfg = compose_cfg([*base, *overrides], tmp_path)
     with pytest.raises(SystemExit) as exit_info:
@@ -116,9 +124,20 @@ def test_optimizer_taking_kwargs_keeps_every_argument(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("optimizer", ["torch.optim.Adagrad", "torch.optim.SGD"])  # neither has momentum to cycle
 def test_optimizers_without_momentum_train_with_the_default_schedule(optimizer: str, tmp_path: Path) -> None:
-    metrics = train(compose_cfg(["data=binary", "trainer.max_epochs=2", "callbacks.progress_bar=null",
-                                 "+trainer.enable_progress_bar=false", f"model.optimizer._target_={optimizer}",
-                                 "~model.optimizer.fused", "model.optimizer.lr=0.01"], tmp_path))
+    metrics = train(
+        compose_cfg(
+            [
+                "data=binary",
+                "trainer.max_epochs=2",
+                "callbacks.progress_bar=null",
+                "+trainer.enable_progress_bar=false",
+                f"model.optimizer._target_={optimizer}",
+                "~model.optimizer.fused",
+                "model.optimizer.lr=0.01",
+            ],
+            tmp_path,
+        )
+    )
     assert metrics["test/acc"] > 0.6 and metrics["epochs_run"] == 2
 
 
@@ -132,4 +151,5 @@ def test_log_folder_that_cannot_be_written_is_one_sentence(tmp_path: Path) -> No
         folder = "multiruns" if mode else "runs"
         assert result.stderr.strip().splitlines() == [
             f"Error: cannot write run folders in {a_file}/logs/train/{folder} (Not a directory); "
-            f"set paths.log_dir to a folder you can write."]
+            f"set paths.log_dir to a folder you can write."
+        ]

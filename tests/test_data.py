@@ -103,11 +103,16 @@ def test_in_memory_batches_equal_torchvision_transform(tiny_data: Path) -> None:
     from torchvision import transforms
 
     spec = DATASETS["mnist"]
-    dataset = spec.torchvision_class(str(tiny_data), train=True,
-                                     transform=transforms.Compose([transforms.ToTensor(), transforms.Normalize((spec.mean,), (spec.std,))]))
+    dataset = spec.torchvision_class(
+        str(tiny_data), train=True, transform=transforms.Compose([transforms.ToTensor(), transforms.Normalize((spec.mean,), (spec.std,))])
+    )
     images = dataset.data
-    loader = DataLoader(SplitTensors(images, dataset.targets, Normalization(1 / 255, spec.mean, spec.std)), batch_size=None,
-                        sampler=ShardedBatchSampler(len(images), 7, shuffle=False), collate_fn=as_is)
+    loader = DataLoader(
+        SplitTensors(images, dataset.targets, Normalization(1 / 255, spec.mean, spec.std)),
+        batch_size=None,
+        sampler=ShardedBatchSampler(len(images), 7, shuffle=False),
+        collate_fn=as_is,
+    )
     batch, labels = next(iter(loader))
     reference = torch.stack([dataset[i][0][0] for i in range(7)])
     assert torch.equal(batch, reference)

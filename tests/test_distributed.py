@@ -14,10 +14,20 @@ PROBE = ["+callbacks.index_recorder._target_=ddp_probe.IndexRecorder"]
 
 def run_ddp(tmp_path: Path, data_args: list[str]) -> tuple[Path, dict]:
     logs = tmp_path / "logs"
-    result = run_script("train.py", ["trainer=ddp_sim", *data_args, "trainer.max_epochs=2", f"paths.log_dir={logs}",
-                                     *PROBE, f"+callbacks.index_recorder.output_dir={tmp_path}/indices",
-                                     "callbacks.progress_bar=null", "+trainer.enable_progress_bar=false"],
-                        env={"PYTHONPATH": str(ROOT / "tests")})
+    result = run_script(
+        "train.py",
+        [
+            "trainer=ddp_sim",
+            *data_args,
+            "trainer.max_epochs=2",
+            f"paths.log_dir={logs}",
+            *PROBE,
+            f"+callbacks.index_recorder.output_dir={tmp_path}/indices",
+            "callbacks.progress_bar=null",
+            "+trainer.enable_progress_bar=false",
+        ],
+        env={"PYTHONPATH": str(ROOT / "tests")},
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     runs = list((logs / "train" / "runs").iterdir())
     assert len(runs) == 1, runs  # one run folder for both processes

@@ -42,8 +42,9 @@ def test_experiment_settings_are_the_tutorials() -> None:
 
 
 def test_binary_run_logs_binary_metrics(tmp_path: Path) -> None:
-    cfg = compose_cfg(["data=binary", "trainer.max_epochs=3", "callbacks.progress_bar=null",
-                       "+trainer.enable_progress_bar=false"], tmp_path)
+    cfg = compose_cfg(
+        ["data=binary", "trainer.max_epochs=3", "callbacks.progress_bar=null", "+trainer.enable_progress_bar=false"], tmp_path
+    )
     metrics = train(cfg)
     for stage in ("val", "test"):
         for name in ("acc", "precision", "recall", "f1", "auroc"):

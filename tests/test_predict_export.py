@@ -85,6 +85,7 @@ def test_npy_array_input(checkpoint: Path, test_images: tuple, tmp_path: Path) -
 
 def huge_png(path: Path) -> Path:
     """A PNG header announcing 30000 x 30000 pixels: Pillow refuses it as a decompression bomb."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
@@ -93,18 +94,21 @@ def huge_png(path: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize(("make_input", "message"), [
-    (lambda d: (d / "bad.png").write_bytes(b"not an image") and d / "bad.png", "cannot read {} as an image"),
-    (lambda d: np.save(d / "w.npy", np.zeros((4, 5))) or d / "w.npy", "has shape (4, 5) but the model expects (N, 28, 28)"),
-    (lambda d: huge_png(d / "huge.png"), "{} has more pixels than Pillow reads safely"),
-    (lambda d: (d / "t.npy").write_text("hello") and d / "t.npy", "cannot read {} as a .npy array (no .npy header)"),
-    (lambda d: np.save(d / "s.npy", np.full((2, 28, 28), "a")) or d / "s.npy", "{} holds <U1 values; save real numbers"),
-    (lambda d: np.save(d / "e.npy", np.zeros((0, 28, 28))) or d / "e.npy", "{} holds no samples (shape (0, 28, 28))"),
-    (lambda d: np.save(d / "n.npy", np.full((2, 28, 28), np.nan)) or d / "n.npy", "{} has 1568 NaN or infinite values"),
-    (lambda d: np.save(d / "c.npy", np.zeros((2, 28, 28), complex)) or d / "c.npy", "{} holds complex128 values"),
-    (lambda d: np.save(d / "k.npy", np.zeros((2, 28, 28))) or (d / "k.npy", "top_k=0"), "top_k=0 must be a positive integer"),
-    (lambda d: np.save(d / "b.npy", np.zeros((2, 28, 28))) or (d / "b.npy", "batch_size=0"), "batch_size=0 must be a positive integer"),
-])
+@pytest.mark.parametrize(
+    ("make_input", "message"),
+    [
+        (lambda d: (d / "bad.png").write_bytes(b"not an image") and d / "bad.png", "cannot read {} as an image"),
+        (lambda d: np.save(d / "w.npy", np.zeros((4, 5))) or d / "w.npy", "has shape (4, 5) but the model expects (N, 28, 28)"),
+        (lambda d: huge_png(d / "huge.png"), "{} has more pixels than Pillow reads safely"),
+        (lambda d: (d / "t.npy").write_text("hello") and d / "t.npy", "cannot read {} as a .npy array (no .npy header)"),
+        (lambda d: np.save(d / "s.npy", np.full((2, 28, 28), "a")) or d / "s.npy", "{} holds <U1 values; save real numbers"),
+        (lambda d: np.save(d / "e.npy", np.zeros((0, 28, 28))) or d / "e.npy", "{} holds no samples (shape (0, 28, 28))"),
+        (lambda d: np.save(d / "n.npy", np.full((2, 28, 28), np.nan)) or d / "n.npy", "{} has 1568 NaN or infinite values"),
+        (lambda d: np.save(d / "c.npy", np.zeros((2, 28, 28), complex)) or d / "c.npy", "{} holds complex128 values"),
+        (lambda d: np.save(d / "k.npy", np.zeros((2, 28, 28))) or (d / "k.npy", "top_k=0"), "top_k=0 must be a positive integer"),
+        (lambda d: np.save(d / "b.npy", np.zeros((2, 28, 28))) or (d / "b.npy", "batch_size=0"), "batch_size=0 must be a positive integer"),
+    ],
+)
 def test_bad_inputs_are_one_sentence(checkpoint: Path, tmp_path: Path, make_input, message: str) -> None:
     path, *extra = made if isinstance(made := make_input(tmp_path), tuple) else (made,)
     result = run_script("predict.py", [f"ckpt_path={checkpoint}", f"input={path}", *extra, f"hydra.run.dir={tmp_path}/out"])
@@ -116,8 +120,9 @@ def test_bad_inputs_are_one_sentence(checkpoint: Path, tmp_path: Path, make_inpu
 def test_missing_checkpoint_is_one_sentence(tmp_path: Path) -> None:
     result = run_script("predict.py", [f"ckpt_path={tmp_path}/none.ckpt", f"input={tmp_path}", f"hydra.run.dir={tmp_path}/out"])
     assert result.returncode == 2
-    assert result.stderr.strip() == \
-        f"Error: ckpt_path={tmp_path}/none.ckpt does not exist; pass ckpt_path=<a .ckpt file written by train.py>."
+    assert (
+        result.stderr.strip() == f"Error: ckpt_path={tmp_path}/none.ckpt does not exist; pass ckpt_path=<a .ckpt file written by train.py>."
+    )
 
 
 def test_onnx_and_torchscript_match_the_lightning_module(checkpoint: Path, test_images: tuple, tmp_path: Path) -> None:

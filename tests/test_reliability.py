@@ -37,8 +37,9 @@ def command(data: Path, run_dir: Path, *extra: str) -> list[str]:
 
 
 def start(args: list[str]) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(ROOT / "train.py"), *args], cwd=ROOT, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "train.py"), *args], cwd=ROOT, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
 
 
 def wait_for_epoch(path: Path, epoch: int, proc: subprocess.Popen, timeout: float = 120) -> None:
@@ -121,8 +122,9 @@ def test_ctrl_c_saves_and_says_how_to_resume_and_a_killed_save_leaves_nothing(me
     assert saved["global_step"] > 0
     stale = last.with_name(f".last.ckpt.tmp-{2**22 + 7}")  # what a save killed halfway leaves
     stale.write_bytes(b"partial")
-    resumed = run_script("train.py", command(medium_data, tmp_path / "again", f"ckpt_path={last}", "trainer.max_epochs=2",
-                                             "model.scheduler=null"))
+    resumed = run_script(
+        "train.py", command(medium_data, tmp_path / "again", f"ckpt_path={last}", "trainer.max_epochs=2", "model.scheduler=null")
+    )
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert not stale.exists()
 
@@ -143,8 +145,11 @@ def test_ckpt_path_last_resumes_only_an_unfinished_run(medium_data: Path, tmp_pa
     before = digest(finished)
     refused = run_script("train.py", [*args, "trainer.max_epochs=2", "ckpt_path=last"])
     assert refused.returncode == 2
-    assert refused.stderr.strip().splitlines()[-1].startswith(
-        f"Error: ckpt_path=last found no unfinished run to resume under {logs}/train (1 finished, whose results are kept)")
+    assert (
+        refused.stderr.strip()
+        .splitlines()[-1]
+        .startswith(f"Error: ckpt_path=last found no unfinished run to resume under {logs}/train (1 finished, whose results are kept)")
+    )
     # train on from the finished run's checkpoint: a new folder, the finished run untouched
     extended = run_script("train.py", [*args, "trainer.max_epochs=2", f"ckpt_path={finished}/checkpoints/last.ckpt"])
     assert extended.returncode == 0, extended.stderr[-2000:]
@@ -195,8 +200,16 @@ def test_non_finite_loss_stops_with_step_and_keeps_last_good_checkpoint(batches_
 
 
 def test_nan_from_the_command_line_is_one_sentence(tmp_path: Path) -> None:
-    result = run_script("train.py", ["data=binary", "model.optimizer._target_=torch.optim.SGD", "model.optimizer.lr=1e30",
-                                     "model.scheduler=null", f"hydra.run.dir={tmp_path}/run"])
+    result = run_script(
+        "train.py",
+        [
+            "data=binary",
+            "model.optimizer._target_=torch.optim.SGD",
+            "model.optimizer.lr=1e30",
+            "model.scheduler=null",
+            f"hydra.run.dir={tmp_path}/run",
+        ],
+    )
     assert result.returncode == 2
     assert "Error: the training loss became nan at epoch 1, step" in result.stderr.strip().splitlines()[-1]
 
@@ -213,9 +226,9 @@ def test_killed_at_every_kind_of_moment_resumes_to_the_same_metrics(tiny_data: P
     assert [r["identical"] for r in rows] == [True] * len(HOOKS), rows
 
 
-def test_disk_full_while_saving_is_one_sentence_and_keeps_the_last_checkpoint(tiny_data: Path, tmp_path: Path,
-                                                                             monkeypatch: pytest.MonkeyPatch,
-                                                                             capsys: pytest.CaptureFixture) -> None:
+def test_disk_full_while_saving_is_one_sentence_and_keeps_the_last_checkpoint(
+    tiny_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
     import errno
 
     from lit_dnn.cli import run_task
@@ -239,8 +252,9 @@ def test_disk_full_while_saving_is_one_sentence_and_keeps_the_last_checkpoint(ti
     assert not list((tmp_path / "run" / "checkpoints").glob(".*tmp*"))
 
 
-def test_sigterm_while_writing_the_results_is_one_sentence(tiny_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                          capsys: pytest.CaptureFixture) -> None:
+def test_sigterm_while_writing_the_results_is_one_sentence(
+    tiny_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
     """After testing, Lightning's SIGTERM handling is over: the process used to end with -15 and no word."""
     import lit_dnn.results
     from lit_dnn.cli import run_task
@@ -254,7 +268,8 @@ def test_sigterm_while_writing_the_results_is_one_sentence(tiny_data: Path, tmp_
     assert exit_info.value.code == 143
     run = tmp_path / "run"
     assert capsys.readouterr().err.strip().splitlines()[-1] == (
-        f"Stopped by SIGTERM: while writing the results; the run is unfinished: ckpt_path=last finishes it ({run}).")
+        f"Stopped by SIGTERM: while writing the results; the run is unfinished: ckpt_path=last finishes it ({run})."
+    )
     assert not (run / "metrics.json").exists() and read_checkpoint(run / "checkpoints" / "last.ckpt")["epoch"] == 1
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler lived only while writing
 
@@ -267,5 +282,6 @@ def test_the_same_command_twice_never_overwrites_the_first_result(tiny_data: Pat
     assert again.returncode == 2
     assert again.stderr.strip().splitlines() == [
         f"Error: hydra.run.dir={tmp_path}/run holds the results of an earlier run (its metrics.json), which this run "
-        f"would overwrite; choose another folder, or leave hydra.run.dir out for a new one."]
+        f"would overwrite; choose another folder, or leave hydra.run.dir out for a new one."
+    ]
     assert digest(tmp_path / "run") == before  # Hydra's config copy and log included

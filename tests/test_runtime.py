@@ -34,8 +34,10 @@ def test_the_nvml_check_is_dropped_only_without_a_gpu(monkeypatch: pytest.Monkey
 
 def test_lightning_still_adds_its_own_console_handler() -> None:
     """Guard of one_copy_of_lightning_logs: without Lightning's handler it has nothing to remove."""
-    assert python("import logging, lightning; print([type(h).__name__ for h in logging.getLogger('lightning').handlers])") \
+    assert (
+        python("import logging, lightning; print([type(h).__name__ for h in logging.getLogger('lightning').handlers])")
         == "['StreamHandler']"
+    )
 
 
 def test_one_copy_of_lightning_logs_keeps_the_root_handlers() -> None:

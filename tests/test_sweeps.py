@@ -23,8 +23,7 @@ def summary(sweep: Path) -> list[dict]:
 
 def test_grid_gives_one_folder_per_combination_and_a_summary(tmp_path: Path) -> None:
     sweep = tmp_path / "grid"
-    result = run_script("train.py", ["-m", *FAST, "model.net.dropout=0.1,0.3", "model.optimizer.lr=0.001,0.01",
-                                     f"hydra.sweep.dir={sweep}"])
+    result = run_script("train.py", ["-m", *FAST, "model.net.dropout=0.1,0.3", "model.optimizer.lr=0.001,0.01", f"hydra.sweep.dir={sweep}"])
     assert result.returncode == 0, result.stderr[-2000:]
     for job in range(4):
         folder = sweep / str(job)
@@ -35,7 +34,11 @@ def test_grid_gives_one_folder_per_combination_and_a_summary(tmp_path: Path) -> 
     values = [float(r["val/acc_best"]) for r in rows]
     assert values == sorted(values, reverse=True)
     assert {r["overrides"].split("dropout=")[1].split()[0] + "/" + r["overrides"].split("lr=")[1].split()[0] for r in rows} == {
-        "0.1/0.001", "0.1/0.01", "0.3/0.001", "0.3/0.01"}
+        "0.1/0.001",
+        "0.1/0.01",
+        "0.3/0.001",
+        "0.3/0.01",
+    }
     assert (sweep / "summary.md").read_text().count("| ok |") == 4
 
 
@@ -45,14 +48,23 @@ def test_a_failing_job_does_not_end_the_sweep(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     rows = {r["overrides"].split("dropout=")[1].split()[0]: r for r in summary(sweep)}
     assert rows["0.2"]["status"] == "ok" and float(rows["0.2"]["test/acc"]) > 0.5
-    assert rows["1.5"]["status"] == ("failed: ConfigError: model.net.dropout=1.5 is outside [0, 1); use e.g. 0.2 "
-                                     "(0 disables dropout), or one rate per hidden layer.")
+    assert rows["1.5"]["status"] == (
+        "failed: ConfigError: model.net.dropout=1.5 is outside [0, 1); use e.g. 0.2 (0 disables dropout), or one rate per hidden layer."
+    )
     assert summary(sweep)[-1]["overrides"].endswith("dropout=1.5")  # failures sort last
 
 
 def optuna_command(log_dir: Path, *extra: str) -> list[str]:
-    return [sys.executable, str(ROOT / "train.py"), "-m", "hparams_search=binary_optuna", *FAST,
-            f"paths.log_dir={log_dir}", "hydra.sweeper.n_trials=4", *extra]
+    return [
+        sys.executable,
+        str(ROOT / "train.py"),
+        "-m",
+        "hparams_search=binary_optuna",
+        *FAST,
+        f"paths.log_dir={log_dir}",
+        "hydra.sweeper.n_trials=4",
+        *extra,
+    ]
 
 
 def study(log_dir: Path) -> optuna.Study:
@@ -86,15 +98,26 @@ def test_unknown_optimized_metric_fails_before_any_trial(tmp_path: Path) -> None
     logs = tmp_path / "logs"
     result = subprocess.run(optuna_command(logs, "optimized_metric=val/accuracy"), cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines()[-1].startswith(
-        "Error: optimized_metric='val/accuracy' is not a metric this run logs; use one of train/loss, train/acc, val/acc_best")
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .startswith("Error: optimized_metric='val/accuracy' is not a metric this run logs; use one of train/loss, train/acc, val/acc_best")
+    )
     assert not list(logs.glob("train/optuna/*/trial_*"))
 
 
 def test_two_workers_share_one_study(tmp_path: Path) -> None:
     logs = tmp_path / "logs"
-    workers = [subprocess.Popen(optuna_command(logs, "hydra.sweeper.sampler.seed=" + str(i)), cwd=ROOT,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for i in range(2)]
+    workers = [
+        subprocess.Popen(
+            optuna_command(logs, "hydra.sweeper.sampler.seed=" + str(i)),
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(2)
+    ]
     for w in workers:
         _, err = w.communicate(timeout=600)
         assert w.returncode == 0, err[-2000:]

@@ -49,8 +49,7 @@ def test_csv_classification_trains_and_names_its_classes(tmp_path: Path) -> None
 
 def test_csv_regression_reports_errors_in_the_targets_units(tmp_path: Path) -> None:
     table = write_table(tmp_path / "prices.csv", regression=True)
-    cfg = compose_cfg(["data=csv", "task=regression", f"data.path={table}", "data.target=price", "trainer.max_epochs=30", *FAST],
-                      tmp_path)
+    cfg = compose_cfg(["data=csv", "task=regression", f"data.path={table}", "data.target=price", "trainer.max_epochs=30", *FAST], tmp_path)
     metrics = train(cfg)
     out = tmp_path / "run"
     # the price's standard deviation is ~37; a linear fit is within a few units
@@ -91,8 +90,10 @@ def test_k_fold_test_sets_cover_every_row_once(tmp_path: Path) -> None:
 
 
 def test_fold_statistics_add_mean_and_std_rows() -> None:
-    rows = [{"job": str(i), "overrides": f"data=boston data.fold={i}", "status": "ok", "test/mae": v, "wall_time_s": 1.0}
-            for i, v in enumerate([2.0, 3.0, 4.0])]
+    rows = [
+        {"job": str(i), "overrides": f"data=boston data.fold={i}", "status": "ok", "test/mae": v, "wall_time_s": 1.0}
+        for i, v in enumerate([2.0, 3.0, 4.0])
+    ]
     mean, std = fold_statistics(rows)
     assert mean["job"] == "mean" and mean["test/mae"] == pytest.approx(3.0) and std["test/mae"] == pytest.approx(1.0)
     assert fold_statistics([{**r, "overrides": "seed=1"} for r in rows]) == []
@@ -127,20 +128,32 @@ def bad(tmp_path: Path, text: str, **kwargs) -> str:
 
 def test_bad_tables_are_one_sentence(tmp_path: Path) -> None:
     rows = "".join(f"{i},{i % 3},{i % 2}\n" for i in range(40))
-    assert bad(tmp_path, "a,b,y\n" + rows, target="price") == \
-        f"{tmp_path}/bad.csv has no column 'price' (data.target); its columns are a, b, y."
-    assert bad(tmp_path, "a,b,y\n" + rows + "4x,1,0\n") == \
-        f"{tmp_path}/bad.csv has the value '4x' in numeric column 'a' (row 42 of the file, counting the header); " \
+    assert (
+        bad(tmp_path, "a,b,y\n" + rows, target="price")
+        == f"{tmp_path}/bad.csv has no column 'price' (data.target); its columns are a, b, y."
+    )
+    assert (
+        bad(tmp_path, "a,b,y\n" + rows + "4x,1,0\n")
+        == f"{tmp_path}/bad.csv has the value '4x' in numeric column 'a' (row 42 of the file, counting the header); "
         f"fix it, or list the column in data.features only if it is text."
-    assert bad(tmp_path, "a,b,y\n" + rows + ",1,0\n,,1\n") == \
-        f"{tmp_path}/bad.csv has empty cells in a (2), b (1); fill them, or pass data.dropna=true to drop those rows."
-    assert bad(tmp_path, "a,b,y\n" + "".join(f"{i},1,0\n" for i in range(20))) == \
-        f"{tmp_path}/bad.csv has a single class ['0'] in 'y'; a classifier needs two or more."
-    assert bad(tmp_path, "a,b,y\n1,2,0\n2,3,1\n3,3,1\n") == \
-        f"{tmp_path}/bad.csv keeps 2 rows for training and validation, too few for data.val_split=0.2; " \
+    )
+    assert (
+        bad(tmp_path, "a,b,y\n" + rows + ",1,0\n,,1\n")
+        == f"{tmp_path}/bad.csv has empty cells in a (2), b (1); fill them, or pass data.dropna=true to drop those rows."
+    )
+    assert (
+        bad(tmp_path, "a,b,y\n" + "".join(f"{i},1,0\n" for i in range(20)))
+        == f"{tmp_path}/bad.csv has a single class ['0'] in 'y'; a classifier needs two or more."
+    )
+    assert (
+        bad(tmp_path, "a,b,y\n1,2,0\n2,3,1\n3,3,1\n")
+        == f"{tmp_path}/bad.csv keeps 2 rows for training and validation, too few for data.val_split=0.2; "
         f"add rows or lower data.val_split (or data.test_split)."
-    assert bad(tmp_path, "a,b,y\n" + "".join(f"{i},{i},{i * 0.37:.2f}\n" for i in range(40)), task="classification") == \
-        f"{tmp_path}/bad.csv: the target 'y' holds 40 different numbers, a regression; add task=regression to the command."
+    )
+    assert (
+        bad(tmp_path, "a,b,y\n" + "".join(f"{i},{i},{i * 0.37:.2f}\n" for i in range(40)), task="classification")
+        == f"{tmp_path}/bad.csv: the target 'y' holds 40 different numbers, a regression; add task=regression to the command."
+    )
     missing = tmp_path / "nope.csv"
     with pytest.raises(DataError, match=f"data.path={missing} is not a file; pass the path of a CSV"):
         TableDataModule(str(missing), "y").setup()
@@ -158,8 +171,9 @@ def test_the_command_line_says_what_is_wrong_with_a_table(tmp_path: Path) -> Non
     path = write_table(tmp_path / "animals.csv")
     result = run_script("train.py", ["data=csv", f"data.path={path}", "data.target=Label", f"hydra.run.dir={tmp_path}/run"])
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines()[-1] == \
-        f"Error: {path} has no column 'Label' (data.target); its columns are x1, x2, city, label."
+    assert (
+        result.stderr.strip().splitlines()[-1] == f"Error: {path} has no column 'Label' (data.target); its columns are x1, x2, city, label."
+    )
     result = run_script("train.py", ["data=csv", f"hydra.run.dir={tmp_path}/run2"])
     assert result.returncode == 2 and "data.path" in result.stderr.strip().splitlines()[-1]
 
@@ -180,8 +194,9 @@ def trained_tables(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[
     out = {}
     for task, target, regression in (("classification", "label", False), ("regression", "price", True)):
         table = write_table(root / f"{task}.csv", regression=regression)
-        cfg = compose_cfg(["data=csv", f"task={task}", f"data.path={table}", f"data.target={target}", "trainer.max_epochs=15",
-                           *FAST], root / task)
+        cfg = compose_cfg(
+            ["data=csv", f"task={task}", f"data.path={table}", f"data.target={target}", "trainer.max_epochs=15", *FAST], root / task
+        )
         out[task] = (Path(train(cfg)["best_model_path"]), table)
     return out
 
@@ -225,7 +240,8 @@ def test_predict_names_missing_and_extra_columns(trained_tables: dict[str, tuple
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == (
         f"Error: {new} does not have the columns the model was trained on "
-        f"(missing x2; extra colour); give it exactly x1, x2, city (the target column may stay).")
+        f"(missing x2; extra colour); give it exactly x1, x2, city (the target column may stay)."
+    )
     new.write_text("x1,x2,city,label\n50,1.5,Seoul,fox\n50,-1.5,Mokpo,cat\n")  # a city training never saw: no one-hot column
     result = run_script("predict.py", [f"ckpt_path={checkpoint}", f"input={new}", f"hydra.run.dir={tmp_path}/predict2"])
     assert result.returncode == 0, result.stderr[-2000:]

@@ -19,10 +19,20 @@ from lit_dnn.train import build, train
 
 def test_overrides_take_effect(tiny_data: Path, tmp_path: Path) -> None:
     cfg = compose_cfg(
-        [*tiny_overrides(tiny_data), "model.net.hidden_dims=[256,128]", "model.net.dropout=0.3",
-         "model.net.activation=sigmoid", "model.optimizer.lr=0.003", "data.batch_size=256",
-         f"data.data_dir={tiny_data}", "data.download=false", "trainer.max_epochs=5", "seed=7",
-         "trainer=cpu", "logger=csv"],
+        [
+            *tiny_overrides(tiny_data),
+            "model.net.hidden_dims=[256,128]",
+            "model.net.dropout=0.3",
+            "model.net.activation=sigmoid",
+            "model.optimizer.lr=0.003",
+            "data.batch_size=256",
+            f"data.data_dir={tiny_data}",
+            "data.download=false",
+            "trainer.max_epochs=5",
+            "seed=7",
+            "trainer=cpu",
+            "logger=csv",
+        ],
         tmp_path,
     )
     datamodule, model, trainer = build(cfg)
@@ -49,8 +59,18 @@ def test_train_writes_metrics_and_tests_best_checkpoint(tiny_data: Path, tmp_pat
     metrics = train(cfg)
     written = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert written == pytest.approx(metrics)
-    for key in ("train/loss", "train/acc", "val/loss", "val/acc", "val/acc_best", "test/loss", "test/acc",
-                "best_model_path", "epochs_run", "wall_time_s"):
+    for key in (
+        "train/loss",
+        "train/acc",
+        "val/loss",
+        "val/acc",
+        "val/acc_best",
+        "test/loss",
+        "test/acc",
+        "best_model_path",
+        "epochs_run",
+        "wall_time_s",
+    ):
         assert key in written, key
     assert written["epochs_run"] == 3 and written["wall_time_s"] > 0
     assert written["test/acc"] > 0.9  # the tiny digits are easy
@@ -68,8 +88,7 @@ def test_train_writes_metrics_and_tests_best_checkpoint(tiny_data: Path, tmp_pat
 
 def test_early_stopping_stops_a_stalled_run(tiny_data: Path, tmp_path: Path) -> None:
     # a learning rate of ~0 leaves the validation loss where it started: patience 3 ends it after 4 epochs
-    cfg = compose_cfg([*tiny_overrides(tiny_data), "trainer.max_epochs=20", "model.optimizer.lr=1e-12",
-                       "model.scheduler=null"], tmp_path)
+    cfg = compose_cfg([*tiny_overrides(tiny_data), "trainer.max_epochs=20", "model.optimizer.lr=1e-12", "model.scheduler=null"], tmp_path)
     metrics = train(cfg)
     assert metrics["epochs_run"] == 4
     assert cfg.callbacks.early_stopping.patience == 3
@@ -92,8 +111,9 @@ def test_resume_refuses_to_stretch_a_one_cycle_schedule(tiny_data: Path, tmp_pat
 
 
 def test_train_script_prints_each_lightning_message_once(tiny_data: Path, tmp_path: Path) -> None:
-    result = run_script("train.py", [*tiny_overrides(tiny_data), "trainer.max_epochs=1", f"hydra.run.dir={tmp_path}/run"],
-                        env={"PYTHONWARNINGS": "default"})  # warnings shown, as a user sees them
+    result = run_script(
+        "train.py", [*tiny_overrides(tiny_data), "trainer.max_epochs=1", f"hydra.run.dir={tmp_path}/run"], env={"PYTHONWARNINGS": "default"}
+    )  # warnings shown, as a user sees them
     assert result.returncode == 0, result.stderr[-2000:]
     assert (result.stdout + result.stderr).count("GPU available:") == 1
     # no advice the user cannot act on: a step holds many batches; Lightning's own deprecated call
@@ -192,8 +212,17 @@ def test_max_steps_counts_optimiser_steps_inside_a_group(tiny_data: Path, tmp_pa
 
 def test_gradient_clipping_bounds_every_update(tiny_data: Path, tmp_path: Path) -> None:
     # plain SGD at lr 0.1 with gradients clipped to norm 1e-6: 8 steps move no weight by more than 8 x 0.1 x 1e-6
-    cfg = compose_cfg([*tiny_overrides(tiny_data), "model.gradient_clip_val=1e-6", "model.optimizer._target_=torch.optim.SGD",
-                       "~model.optimizer.fused", "model.optimizer.lr=0.1", "model.scheduler=null"], tmp_path)
+    cfg = compose_cfg(
+        [
+            *tiny_overrides(tiny_data),
+            "model.gradient_clip_val=1e-6",
+            "model.optimizer._target_=torch.optim.SGD",
+            "~model.optimizer.fused",
+            "model.optimizer.lr=0.1",
+            "model.scheduler=null",
+        ],
+        tmp_path,
+    )
     datamodule, model, trainer = build(cfg)
     before = [p.detach().clone() for p in model.net.parameters()]
     trainer.fit(model, datamodule=datamodule)

@@ -36,15 +36,16 @@ def crafted(source: Path, folder: Path, name: str, edit) -> Path:  # noqa: ANN00
 
 ATTACKS = {
     # every one of these loads with weights_only=True: they are plain dicts and strings
-    "open": lambda hp, canary: hp["model"]["net"].update(
-        init={"_target_": "builtins.open", "file": str(canary) + "_open", "mode": "w"}),
+    "open": lambda hp, canary: hp["model"]["net"].update(init={"_target_": "builtins.open", "file": str(canary) + "_open", "mode": "w"}),
     "write_text": lambda hp, canary: hp["model"].update(
-        scheduler={"_target_": "pathlib.Path.write_text", "self": {"_target_": "pathlib.Path", "_args_": [str(canary) + "_wt"]},
-                   "data": "import os"}),
-    "subprocess": lambda hp, canary: hp["data"].update(
-        _target_="subprocess.run", args=["touch", str(canary) + "_sp"]),
-    "net_target": lambda hp, canary: hp["model"]["net"].update(
-        _target_="subprocess.run", args=["touch", str(canary) + "_net"]),
+        scheduler={
+            "_target_": "pathlib.Path.write_text",
+            "self": {"_target_": "pathlib.Path", "_args_": [str(canary) + "_wt"]},
+            "data": "import os",
+        }
+    ),
+    "subprocess": lambda hp, canary: hp["data"].update(_target_="subprocess.run", args=["touch", str(canary) + "_sp"]),
+    "net_target": lambda hp, canary: hp["model"]["net"].update(_target_="subprocess.run", args=["touch", str(canary) + "_net"]),
 }
 
 
@@ -81,16 +82,21 @@ def test_malicious_pickle_is_refused_as_unsafe(tmp_path: Path) -> None:
     torch.save({"state_dict": {}, "hyper_parameters": {"model": {}}, "payload": Evil()}, path)
     result = run_script("predict.py", [f"ckpt_path={path}", f"input={tmp_path}", f"hydra.run.dir={tmp_path}/out"])
     assert result.returncode == 2 and not list(ROOT.glob(f"{CANARY}*"))
-    assert result.stderr.strip() == (f"Error: {path} holds pickled objects other than tensors and plain values, refused for "
-                                     f"safety (loading them could run code); pass a .ckpt written by train.py.")
+    assert result.stderr.strip() == (
+        f"Error: {path} holds pickled objects other than tensors and plain values, refused for "
+        f"safety (loading them could run code); pass a .ckpt written by train.py."
+    )
 
 
-@pytest.mark.parametrize(("make", "message"), [
-    (lambda d: ((d / "zero.ckpt").write_bytes(b""), d / "zero.ckpt")[1], "{} is empty (0 bytes)"),
-    (lambda d: ((d / "folder").mkdir(), d / "folder")[1], "ckpt_path={} is a folder; pass a .ckpt file in it"),
-    (lambda d: (torch.save({"a": 1}, d / "p.ckpt"), d / "p.ckpt")[1], "{} is a torch file but not a Lightning checkpoint"),
-    (lambda d: 21, "ckpt_path=21 does not exist"),
-])
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda d: ((d / "zero.ckpt").write_bytes(b""), d / "zero.ckpt")[1], "{} is empty (0 bytes)"),
+        (lambda d: ((d / "folder").mkdir(), d / "folder")[1], "ckpt_path={} is a folder; pass a .ckpt file in it"),
+        (lambda d: (torch.save({"a": 1}, d / "p.ckpt"), d / "p.ckpt")[1], "{} is a torch file but not a Lightning checkpoint"),
+        (lambda d: 21, "ckpt_path=21 does not exist"),
+    ],
+)
 def test_odd_checkpoint_files_are_one_sentence(make, message: str, tmp_path: Path) -> None:  # noqa: ANN001
     path = make(tmp_path)
     for script in ("eval.py", "train.py"):
@@ -103,8 +109,18 @@ def test_odd_checkpoint_files_are_one_sentence(make, message: str, tmp_path: Pat
 
 def test_last_checkpoint_is_the_last_epoch_not_the_best(tiny_data: Path, tmp_path: Path) -> None:
     """Lightning 2.6's save_last rewrites last.ckpt only with a new best; ours is every epoch's end."""
-    train(compose_cfg([*tiny_overrides(tiny_data), "trainer.max_epochs=4", "callbacks.early_stopping=null",
-                       "callbacks.model_checkpoint.monitor=val/loss", "callbacks.model_checkpoint.mode=max"], tmp_path))
+    train(
+        compose_cfg(
+            [
+                *tiny_overrides(tiny_data),
+                "trainer.max_epochs=4",
+                "callbacks.early_stopping=null",
+                "callbacks.model_checkpoint.monitor=val/loss",
+                "callbacks.model_checkpoint.mode=max",
+            ],
+            tmp_path,
+        )
+    )
     folder = tmp_path / "run" / "checkpoints"
     last = torch.load(folder / "last.ckpt", weights_only=True)
     (best,) = folder.glob("epoch_*.ckpt")  # the worst val/loss: epoch 0
@@ -125,9 +141,11 @@ def test_resume_continues_the_checkpoints_run_and_refuses_other_settings(tiny_da
 
     refused = run_script("train.py", [*base, "ckpt_path=last", "data=mnist", "model.net.hidden_dims=[64]"])
     assert refused.returncode == 2
-    assert re.search(r"resumes a run trained with other settings than this command sets \(data.dataset='mnist' "
-                     r"\(checkpoint: 'fashion_mnist'\); .*model.net.hidden_dims=\[64\] \(checkpoint: \[128\]\)",
-                     refused.stderr), refused.stderr[-1500:]
+    assert re.search(
+        r"resumes a run trained with other settings than this command sets \(data.dataset='mnist' "
+        r"\(checkpoint: 'fashion_mnist'\); .*model.net.hidden_dims=\[64\] \(checkpoint: \[128\]\)",
+        refused.stderr,
+    ), refused.stderr[-1500:]
     assert (run / "checkpoints" / "last.ckpt").read_bytes() == last and not (run / "metrics.json").exists()
 
     resumed = run_script("train.py", [*base, "ckpt_path=last"])  # this command's defaults: MNIST, 8 epochs, dropout 0.2

@@ -35,13 +35,21 @@ def metadata(model_cfg: Any, data_cfg: Any, datamodule: Any, max_epochs: int, se
     """Everything a checkpoint says about its run, as plain values (its ``hyper_parameters``): the
     configs, the data's shape, head (class names, or regression targets and their scaling) and input
     normalisation."""
+
     def to_plain(cfg: Any) -> Any:  # resolved in place: data.seed is ${seed} of the whole config
         return OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else copy.deepcopy(cfg)
 
-    return {"model": to_plain(model_cfg), "data": to_plain(data_cfg), "input_shape": list(datamodule.input_shape),
-            "task": datamodule.task, **datamodule.head(), "normalization": datamodule.normalization.as_dict(),
-            **({"table": datamodule.schema()} if hasattr(datamodule, "schema") else {}),
-            "max_epochs": max_epochs, "seed": seed}
+    return {
+        "model": to_plain(model_cfg),
+        "data": to_plain(data_cfg),
+        "input_shape": list(datamodule.input_shape),
+        "task": datamodule.task,
+        **datamodule.head(),
+        "normalization": datamodule.normalization.as_dict(),
+        **({"table": datamodule.schema()} if hasattr(datamodule, "schema") else {}),
+        "max_epochs": max_epochs,
+        "seed": seed,
+    }
 
 
 def build_model(model_cfg: Any, datamodule: Any) -> Any:
@@ -53,8 +61,10 @@ def build_model(model_cfg: Any, datamodule: Any) -> Any:
         raise ConfigError(f"model._target_={plain.get('_target_')!r} is not one of lit-dnn's heads ({', '.join(HEADS.values())}).")
     if plain["_target_"] != head:
         fix = "task=regression" if datamodule.task == "regression" else "task=classification"
-        raise ConfigError(f"the data is a {datamodule.task} (data.target {getattr(datamodule, 'targets', '')}) but the model "
-                          f"is {plain['_target_'].rsplit('.', 1)[-1]}; add {fix} to the command (or set data.task).")
+        raise ConfigError(
+            f"the data is a {datamodule.task} (data.target {getattr(datamodule, 'targets', '')}) but the model "
+            f"is {plain['_target_'].rsplit('.', 1)[-1]}; add {fix} to the command (or set data.task)."
+        )
     return instantiate(
         plain,
         net={"input_shape": list(datamodule.input_shape), "num_classes": len(datamodule.output_names)},
@@ -76,8 +86,10 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
         if "GLOBAL" not in str(err):  # torch names the refused global: "unsupported GLOBAL posix.system"
-            raise CheckpointError(f"{path} is not a readable checkpoint (not a torch file, or a damaged one); "
-                                  f"pass another .ckpt, e.g. checkpoints/last.ckpt of the run.") from err
+            raise CheckpointError(
+                f"{path} is not a readable checkpoint (not a torch file, or a damaged one); "
+                f"pass another .ckpt, e.g. checkpoints/last.ckpt of the run."
+            ) from err
         raise CheckpointError(
             f"{path} holds pickled objects other than tensors and plain values, refused for safety "
             f"(loading them could run code); pass a .ckpt written by train.py."
@@ -91,8 +103,9 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         raise CheckpointError(f"{path} is a torch file but not a Lightning checkpoint (no state_dict); pass a .ckpt written by train.py.")
     hp = checkpoint.get("hyper_parameters")
     if not isinstance(hp, dict) or not isinstance(hp.get("model"), dict):
-        raise CheckpointError(f"{path} was not written by lit-dnn (no model config in its hyperparameters); "
-                              f"pass a .ckpt written by train.py.")
+        raise CheckpointError(
+            f"{path} was not written by lit-dnn (no model config in its hyperparameters); pass a .ckpt written by train.py."
+        )
     check_plain(hp, path)
     return checkpoint
 
@@ -133,8 +146,10 @@ def net_from_hparams(hp: dict[str, Any], path: str | Path) -> MLP:
     accepted = set(inspect.signature(MLP).parameters) - {"input_shape", "num_classes"}
     unknown = sorted(set(net) - accepted - {"_target_"})
     if net.get("_target_") != "lit_dnn.models.mlp.MLP" or unknown:
-        raise CheckpointError(f"{path} describes a network lit-dnn does not build (model.net: target "
-                              f"{net.get('_target_')!r}, unknown keys {unknown}); pass a .ckpt written by train.py.")
+        raise CheckpointError(
+            f"{path} describes a network lit-dnn does not build (model.net: target "
+            f"{net.get('_target_')!r}, unknown keys {unknown}); pass a .ckpt written by train.py."
+        )
     kwargs = {k: v for k, v in net.items() if k != "_target_"}
     try:  # MLP checks its own arguments (check_net_arguments)
         return MLP(input_shape=tuple(shape), num_classes=len(classes), **kwargs)
@@ -151,9 +166,7 @@ def check_shapes(checkpoint: dict[str, Any], model: torch.nn.Module, path: str |
     problems += [f"{k}: not in model" for k in checkpoint["state_dict"] if k not in expected]
     if problems:
         shown = "; ".join(problems[:6]) + ("; ..." if len(problems) > 6 else "")
-        raise CheckpointError(
-            f"{path} holds a different architecture ({shown}); use the model settings it was trained with."
-        )
+        raise CheckpointError(f"{path} holds a different architecture ({shown}); use the model settings it was trained with.")
 
 
 def load_model(path: str | Path) -> tuple[Any, dict[str, Any]]:
@@ -174,10 +187,14 @@ def load_model(path: str | Path) -> tuple[Any, dict[str, Any]]:
         stats = [hp.get("target_mean"), hp.get("target_std")]
         n = len(hp["target_names"])
         loss = hp["model"].get("loss", "mse")
-        if not all(isinstance(s, list) and len(s) == n and all(isinstance(v, (int, float)) for v in s) for s in stats) \
-                or min(stats[1]) <= 0 or loss not in LOSSES:
-            raise CheckpointError(f"{path} lacks a valid target scaling (target_mean, target_std) or loss; "
-                                  f"pass a .ckpt written by train.py.")
+        if (
+            not all(isinstance(s, list) and len(s) == n and all(isinstance(v, (int, float)) for v in s) for s in stats)
+            or min(stats[1]) <= 0
+            or loss not in LOSSES
+        ):
+            raise CheckpointError(
+                f"{path} lacks a valid target scaling (target_mean, target_std) or loss; pass a .ckpt written by train.py."
+            )
         model = Regressor(net, target_names=hp["target_names"], target_mean=stats[0], target_std=stats[1], loss=loss)
     else:
         model = Classifier(net, class_names=hp["class_names"])
@@ -190,8 +207,9 @@ def datamodule_from_hparams(data: dict[str, Any], path: str | Path, **overrides:
     """The checkpoint's datamodule: a class of ``DATAMODULES`` built from the file's plain arguments."""
     target = data.get("_target_") if isinstance(data, dict) else None
     if target not in DATAMODULES:
-        raise CheckpointError(f"{path} names data {target!r}, not one of lit-dnn's datamodules ({', '.join(DATAMODULES)}); "
-                              f"pass a .ckpt written by train.py.")
+        raise CheckpointError(
+            f"{path} names data {target!r}, not one of lit-dnn's datamodules ({', '.join(DATAMODULES)}); pass a .ckpt written by train.py."
+        )
     module, name = target.rsplit(".", 1)
     cls = getattr(importlib.import_module(module), name)
     accepted = set(inspect.signature(cls).parameters)

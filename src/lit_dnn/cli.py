@@ -33,6 +33,7 @@ def in_multirun() -> bool:
 def sigterm_stops(message: Callable[[], str]) -> Iterator[None]:
     """Outside Lightning's loops (which handle SIGTERM themselves), turn SIGTERM into ``Stopped``,
     so the process ends with a sentence, not silently with -15."""
+
     def stop(signum: int, frame: object) -> None:
         raise Stopped(message())
 
@@ -83,8 +84,10 @@ def run_task(task: Callable[[DictConfig], Any] | str, cfg: DictConfig, check: Ca
             (Path(HydraConfig.get().runtime.output_dir) / "error.json").write_text(json.dumps(error, indent=2) + "\n")
             return None
         if isinstance(err, OSError) and err.errno in WRITE_ERRORS:
-            err = UserError(f"could not write {err.filename or 'a result file'} ({err.strerror}); free disk space or set "
-                            f"paths.log_dir to a writable folder (the last complete checkpoint and results are kept).")
+            err = UserError(
+                f"could not write {err.filename or 'a result file'} ({err.strerror}); free disk space or set "
+                f"paths.log_dir to a writable folder (the last complete checkpoint and results are kept)."
+            )
         if isinstance(err, MissingMandatoryValue):
             err = UserError(f"{err.full_key} is required; add {err.full_key}=<{REQUIRED.get(err.full_key, 'value')}> to the command.")
         if not isinstance(err, UserError) or os.environ.get("HYDRA_FULL_ERROR") == "1":
@@ -95,8 +98,10 @@ def run_task(task: Callable[[DictConfig], Any] | str, cfg: DictConfig, check: Ca
 
 
 WRITE_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
-REQUIRED = {"ckpt_path": "a .ckpt written by train.py, e.g. logs/train/runs/<run>/checkpoints/last.ckpt",
-            "input": "a folder of images, one image, or a .npy array"}
+REQUIRED = {
+    "ckpt_path": "a .ckpt written by train.py, e.g. logs/train/runs/<run>/checkpoints/last.ckpt",
+    "input": "a folder of images, one image, or a .npy array",
+}
 
 
 def remove_if_empty_run_folder() -> None:

@@ -66,8 +66,9 @@ def check_model(model: DictConfig) -> None:
     try:  # the class checks its own arguments (weight_decay >= 0, momentum with nesterov, ...)
         cls([torch.nn.Parameter(torch.zeros(1))], **arguments)
     except (ValueError, TypeError, RuntimeError) as err:
-        raise ConfigError(f"model.optimizer ({target}) refuses its arguments: {str(err).strip().rstrip('.')}; "
-                          f"fix the model.optimizer.* value it names.") from err
+        raise ConfigError(
+            f"model.optimizer ({target}) refuses its arguments: {str(err).strip().rstrip('.')}; fix the model.optimizer.* value it names."
+        ) from err
     check_scheduler(model)
 
 
@@ -78,8 +79,10 @@ def check_scheduler(model: DictConfig) -> None:
         return
     peak = scheduler.get("peak_factor", 1.0)
     if not _is_number(peak) or not 0 < peak < math.inf:
-        raise ConfigError(f"model.scheduler.peak_factor={peak!r} must be a positive number (the peak lr is "
-                          f"peak_factor x model.optimizer.lr; e.g. 5), or set model.scheduler=null for a constant lr.")
+        raise ConfigError(
+            f"model.scheduler.peak_factor={peak!r} must be a positive number (the peak lr is "
+            f"peak_factor x model.optimizer.lr; e.g. 5), or set model.scheduler=null for a constant lr."
+        )
 
 
 def check_data(data: DictConfig) -> None:
@@ -102,8 +105,10 @@ def check_data(data: DictConfig) -> None:
         for key in ("n_samples", "n_features", "n_informative"):
             _positive_int(f"data.{key}", data.get(key))
         if data.n_informative < 2:
-            raise ConfigError(f"data.n_informative={data.n_informative} must be at least 2: make_classification's two "
-                              f"classes of two clusters each need 2 x 2 <= 2 ** n_informative.")
+            raise ConfigError(
+                f"data.n_informative={data.n_informative} must be at least 2: make_classification's two "
+                f"classes of two clusters each need 2 x 2 <= 2 ** n_informative."
+            )
         redundant = data.get("n_redundant", 0)
         if not _is_int(redundant) or redundant < 0 or data.n_informative + redundant > data.n_features:
             raise ConfigError(
@@ -134,17 +139,24 @@ def check_trainer(trainer: DictConfig) -> None:
     accelerator = trainer.get("accelerator", "auto")
     gpu = torch.cuda.is_available()
     if accelerator in GPU_ACCELERATORS and not gpu:
-        raise ConfigError(f"trainer.accelerator={accelerator} but this machine has no GPU that torch can use; "
-                          f"drop trainer=gpu (or set trainer.accelerator=cpu).")
+        raise ConfigError(
+            f"trainer.accelerator={accelerator} but this machine has no GPU that torch can use; "
+            f"drop trainer=gpu (or set trainer.accelerator=cpu)."
+        )
     if precision.startswith("16") and (accelerator == "cpu" or not gpu):
-        raise ConfigError(f"trainer.precision={precision} needs a GPU (on the CPU Lightning would silently use bf16); "
-                          f"use trainer.precision=bf16-mixed or 32 here.")
+        raise ConfigError(
+            f"trainer.precision={precision} needs a GPU (on the CPU Lightning would silently use bf16); "
+            f"use trainer.precision=bf16-mixed or 32 here."
+        )
     # the module steps the optimiser itself (one path, manual optimisation): Lightning refuses these then
-    for key, off, fix in (("gradient_clip_val", (None, 0), "set model.gradient_clip_val instead"),
-                          ("accumulate_grad_batches", (None, 1), "raise data.batch_size instead")):
+    for key, off, fix in (
+        ("gradient_clip_val", (None, 0), "set model.gradient_clip_val instead"),
+        ("accumulate_grad_batches", (None, 1), "raise data.batch_size instead"),
+    ):
         if trainer.get(key) not in off:
-            raise ConfigError(f"trainer.{key}={trainer.get(key)} applies only when Lightning steps the optimiser, "
-                              f"and lit-dnn steps it itself; {fix}.")
+            raise ConfigError(
+                f"trainer.{key}={trainer.get(key)} applies only when Lightning steps the optimiser, and lit-dnn steps it itself; {fix}."
+            )
 
 
 def check_train_config(cfg: DictConfig) -> None:

@@ -59,19 +59,33 @@ def export(cfg: DictConfig) -> Path:
     path = out_dir / FORMATS[cfg.format]
     with torch.no_grad():
         if cfg.format == "onnx":
-            torch.onnx.export(module, (example,), str(path), input_names=["input"], output_names=[output_name],
-                              dynamic_axes={"input": {0: "batch"}, output_name: {0: "batch"}}, dynamo=False)
+            torch.onnx.export(
+                module,
+                (example,),
+                str(path),
+                input_names=["input"],
+                output_names=[output_name],
+                dynamic_axes={"input": {0: "batch"}, output_name: {0: "batch"}},
+                dynamo=False,
+            )
         else:
             torch.jit.trace(module, example).save(str(path))
     meta = {
-        "format": cfg.format, "file": path.name, "input_name": "input", "output_name": output_name,
+        "format": cfg.format,
+        "file": path.name,
+        "input_name": "input",
+        "output_name": output_name,
         "input_shape": ["batch", *hp["input_shape"]],
         **({"target_names": hp["target_names"]} if regression else {"class_names": hp["class_names"]}),
-        "normalization": hp["normalization"], "checkpoint": str(Path(cfg.ckpt_path).resolve()),
+        "normalization": hp["normalization"],
+        "checkpoint": str(Path(cfg.ckpt_path).resolve()),
     }
     if table:  # the file takes raw columns: the standardisation is inside it
-        meta.update(input_columns=table["input_columns"], categories=table["categories"],
-                    normalization={"inside the model": True, **hp["normalization"]})
+        meta.update(
+            input_columns=table["input_columns"],
+            categories=table["categories"],
+            normalization={"inside the model": True, **hp["normalization"]},
+        )
     (out_dir / "model.json").write_text(json.dumps(meta, indent=2) + "\n")
     log.info("Exported %s and model.json to %s", path.name, out_dir)
     return path

@@ -22,8 +22,9 @@ def read_image(path: Path, size: tuple[int, int], invert: bool) -> np.ndarray:
         with Image.open(path) as image:
             gray = image.convert("L").resize((size[1], size[0]), Image.Resampling.BILINEAR)
     except Image.DecompressionBombError as err:
-        raise DataError(f"{path} has more pixels than Pillow reads safely (its decompression-bomb guard); "
-                        f"shrink it to a picture of one sample first.") from err
+        raise DataError(
+            f"{path} has more pixels than Pillow reads safely (its decompression-bomb guard); shrink it to a picture of one sample first."
+        ) from err
     except (UnidentifiedImageError, OSError) as err:
         raise DataError(f"cannot read {path} as an image ({type(err).__name__}); pass PNG or JPEG files, or a .npy array.") from err
     array = np.asarray(gray, dtype=np.uint8)
@@ -61,8 +62,9 @@ def load_inputs(source: str | Path, input_shape: tuple[int, ...], invert: bool =
             raise DataError(f"{path} has shape {tuple(array.shape)} but the model expects ({expected}); reshape the array.")
         return [f"{path.name}[{i}]" for i in range(len(array))], array
     if len(input_shape) != 2:
-        raise DataError(f"this model takes {input_shape[0]} features per sample, not images; "
-                        f"pass a .npy array of shape (N, {input_shape[0]}).")
+        raise DataError(
+            f"this model takes {input_shape[0]} features per sample, not images; pass a .npy array of shape (N, {input_shape[0]})."
+        )
     files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) if path.is_dir() else [path]
     if not files:
         raise DataError(f"{path} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))}); pass a folder of images or one image.")
@@ -88,10 +90,13 @@ def load_table_inputs(source: str | Path, schema: dict[str, Any]) -> tuple[list[
     missing = [c for c in features if c not in frame.columns]
     extra = [str(c) for c in frame.columns if c not in features and c not in schema["targets"]]
     if missing or extra:
-        said = "; ".join(part for part in (f"missing {', '.join(missing)}" if missing else "",
-                                           f"extra {', '.join(extra)}" if extra else "") if part)
-        raise DataError(f"{path} does not have the columns the model was trained on ({said}); give it exactly "
-                        f"{', '.join(features)} (the target column may stay).")
+        said = "; ".join(
+            part for part in (f"missing {', '.join(missing)}" if missing else "", f"extra {', '.join(extra)}" if extra else "") if part
+        )
+        raise DataError(
+            f"{path} does not have the columns the model was trained on ({said}); give it exactly "
+            f"{', '.join(features)} (the target column may stay)."
+        )
     empty = frame[features].isna().sum()
     empty = empty[empty > 0]
     if len(empty):

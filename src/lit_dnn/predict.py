@@ -24,9 +24,15 @@ def class_rows(names: list[str], probabilities: torch.Tensor, classes: list[str]
     """One row per input: the predicted class, its probability and the top-k classes; the columns shown."""
     k = min(top_k, probabilities.shape[1])
     top_p, top_i = probabilities.topk(k, dim=1)
-    rows = [{"input": name, "predicted": classes[int(i[0])], "probability": float(p[0]),
-             **{f"top{j + 1}": f"{classes[int(i[j])]} ({float(p[j]):.3f})" for j in range(k)}}
-            for name, p, i in zip(names, top_p, top_i)]
+    rows = [
+        {
+            "input": name,
+            "predicted": classes[int(i[0])],
+            "probability": float(p[0]),
+            **{f"top{j + 1}": f"{classes[int(i[j])]} ({float(p[j]):.3f})" for j in range(k)},
+        }
+        for name, p, i in zip(names, top_p, top_i)
+    ]
     return rows, ["input", "predicted", *(f"top{j + 1}" for j in range(k))]
 
 

@@ -50,6 +50,8 @@ def write_results(cfg: DictConfig, trainer: L.Trainer, metrics: dict[str, Any], 
     log.info(
         "Run finished: %s\n  metrics:     %s\n  checkpoints: %s\n  tensorboard: tensorboard --logdir %s",
         ", ".join(f"{k}={metrics[k]:.4f}" for k in ("val/acc_best", "test/acc") if metrics.get(k) is not None),
-        output_dir / "metrics.json", output_dir / "checkpoints", output_dir,
+        output_dir / "metrics.json",
+        output_dir / "checkpoints",
+        output_dir,
     )
     file_resume_record(output_dir)

@@ -78,8 +78,10 @@ def _allowed_target(where: str, target: Any) -> bool:
 def _check_targets(section: dict[str, Any], path: Path) -> None:
     for key, value in section.items():
         if key.endswith("._target_") and not _allowed_target(key.rsplit(".", 1)[0], value):
-            raise CheckpointError(f"{path} names {key}={value!r}, which lit-dnn does not build from a checkpoint; "
-                                  f"resume only checkpoints written by train.py.")
+            raise CheckpointError(
+                f"{path} names {key}={value!r}, which lit-dnn does not build from a checkpoint; "
+                f"resume only checkpoints written by train.py."
+            )
 
 
 def adopt_checkpoint_config(cfg: DictConfig, hp: dict[str, Any], path: Path) -> None:
@@ -90,9 +92,12 @@ def adopt_checkpoint_config(cfg: DictConfig, hp: dict[str, Any], path: Path) -> 
         theirs["seed"] = hp["seed"]
     if "max_epochs" in hp:
         theirs["trainer.max_epochs"] = hp["max_epochs"]
-    ours = {**_flatten(OmegaConf.to_container(cfg.model, resolve=True), "model"),
-            **_flatten(OmegaConf.to_container(cfg.data, resolve=True), "data"),
-            "seed": cfg.seed, "trainer.max_epochs": cfg.trainer.max_epochs}
+    ours = {
+        **_flatten(OmegaConf.to_container(cfg.model, resolve=True), "model"),
+        **_flatten(OmegaConf.to_container(cfg.data, resolve=True), "data"),
+        "seed": cfg.seed,
+        "trainer.max_epochs": cfg.trainer.max_epochs,
+    }
     safe = {f"data.{k}" for k in SAFE_DATA} | {"trainer.max_epochs"}  # max_epochs: check_schedule guards one-cycle runs
     if "seed" not in hp:
         safe.add("seed")
@@ -103,8 +108,10 @@ def adopt_checkpoint_config(cfg: DictConfig, hp: dict[str, Any], path: Path) -> 
     ]
     if differences:
         shown = "; ".join(differences[:4]) + ("; ..." if len(differences) > 4 else "")
-        raise ConfigError(f"ckpt_path={path} resumes a run trained with other settings than this command sets ({shown}); "
-                          f"drop those overrides to continue that run, or start a new run without ckpt_path.")
+        raise ConfigError(
+            f"ckpt_path={path} resumes a run trained with other settings than this command sets ({shown}); "
+            f"drop those overrides to continue that run, or start a new run without ckpt_path."
+        )
     _check_targets(theirs, path)
     with open_dict(cfg):
         cfg.model = OmegaConf.create(hp["model"])
@@ -134,8 +141,7 @@ def resume_folder(cfg: DictConfig, ckpt_path: Path) -> None:
     if run is None:
         log.info("Training on from %s in %s", ckpt_path, cfg.paths.output_dir)
     elif is_finished(run):
-        log.info("%s is a finished run (its metrics.json is kept); training on from %s in %s",
-                 run, ckpt_path.name, cfg.paths.output_dir)
+        log.info("%s is a finished run (its metrics.json is kept); training on from %s in %s", run, ckpt_path.name, cfg.paths.output_dir)
     else:
         log.info("Resuming the unfinished run %s from %s", run, ckpt_path.name)
         for partial in (run / "checkpoints").glob(".*.tmp-*"):  # a save the killed process never finished

@@ -72,8 +72,11 @@ class RunFolderGuard(Callback):
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         run = Path(str(config.hydra.run.dir))
         if is_finished(run):
-            print(f"Error: hydra.run.dir={run} holds the results of an earlier run (its metrics.json), which this run "
-                  f"would overwrite; choose another folder, or leave hydra.run.dir out for a new one.", file=sys.stderr)
+            print(
+                f"Error: hydra.run.dir={run} holds the results of an earlier run (its metrics.json), which this run "
+                f"would overwrite; choose another folder, or leave hydra.run.dir out for a new one.",
+                file=sys.stderr,
+            )
             sys.exit(2)
         self.check(config.hydra.run.dir)
 
@@ -87,6 +90,9 @@ class RunFolderGuard(Callback):
             parent.mkdir(parents=True, exist_ok=True)
             tempfile.TemporaryDirectory(dir=parent).cleanup()
         except OSError as err:
-            print(f"Error: cannot write run folders in {parent} ({err.strerror or type(err).__name__}); "
-                  f"set paths.log_dir to a folder you can write.", file=sys.stderr)
+            print(
+                f"Error: cannot write run folders in {parent} ({err.strerror or type(err).__name__}); "
+                f"set paths.log_dir to a folder you can write.",
+                file=sys.stderr,
+            )
             sys.exit(2)

@@ -86,9 +86,20 @@ class SweepSummary(Callback):
             writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
             writer.writeheader()
             writer.writerows(rows)
-        short = ["job", "overrides", "status", metric, *(c for c in ("test/acc", "test/mae") if c != metric and c in metric_columns),
-                 "wall_time_s"]
+        short = [
+            "job",
+            "overrides",
+            "status",
+            metric,
+            *(c for c in ("test/acc", "test/mae") if c != metric and c in metric_columns),
+            "wall_time_s",
+        ]
         table = markdown(rows, columns)
         (sweep_dir / "summary.md").write_text(f"Sweep {sweep_dir}, sorted by {metric} ({mode}).\n\n{table}")
-        log.info("Sweep summary (%d jobs, best first by %s); full table in %s:\n%s", len(rows), metric,
-                 sweep_dir / "summary.md", markdown(rows, short))
+        log.info(
+            "Sweep summary (%d jobs, best first by %s); full table in %s:\n%s",
+            len(rows),
+            metric,
+            sweep_dir / "summary.md",
+            markdown(rows, short),
+        )

@@ -74,4 +74,3 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         with sigterm_stops(lambda: stopped_while_writing(output_dir)):
             write_results(cfg, trainer, metrics, output_dir)
     return metrics
-

@@ -67,8 +67,16 @@ def suggest(trial: optuna.Trial, key: str, override: Override) -> str:
 
 
 class LitOptunaSweeper(Sweeper):
-    def __init__(self, study_name: str, storage: str | None, direction: str, n_trials: int, n_jobs: int,
-                 sampler: dict[str, Any], params: dict[str, str]) -> None:
+    def __init__(
+        self,
+        study_name: str,
+        storage: str | None,
+        direction: str,
+        n_trials: int,
+        n_jobs: int,
+        sampler: dict[str, Any],
+        params: dict[str, str],
+    ) -> None:
         self.study_name, self.storage, self.direction = study_name, storage, direction
         self.n_trials, self.n_jobs = n_trials, n_jobs
         self.sampler_conf = dict(sampler)
@@ -77,9 +85,7 @@ class LitOptunaSweeper(Sweeper):
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         self.config = config
-        self.launcher = Plugins.instance().instantiate_launcher(
-            hydra_context=hydra_context, task_function=task_function, config=config
-        )
+        self.launcher = Plugins.instance().instantiate_launcher(hydra_context=hydra_context, task_function=task_function, config=config)
 
     def _study(self) -> optuna.Study:
         import optuna
@@ -92,8 +98,7 @@ class LitOptunaSweeper(Sweeper):
         for attempt in range(5):
             try:  # two workers starting together race to create the schema; the loser retries
                 storage = optuna.storages.RDBStorage(url, engine_kwargs=engine)
-                return optuna.create_study(study_name=self.study_name, storage=storage,
-                                           direction=self.direction, load_if_exists=True)
+                return optuna.create_study(study_name=self.study_name, storage=storage, direction=self.direction, load_if_exists=True)
             except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.OperationalError):
                 if attempt == 4:
                     raise
@@ -146,14 +151,21 @@ class LitOptunaSweeper(Sweeper):
         study.sampler = self.sampler(len(study.trials))
         finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL, optuna.trial.TrialState.PRUNED)
         fixed = list(arguments)
-        log.info("Study %r (%s): %d trials finished of %d", study.study_name, self.storage or "sqlite in the sweep folder",
-                 len(study.get_trials(deepcopy=False, states=finished)), self.n_trials)
+        log.info(
+            "Study %r (%s): %d trials finished of %d",
+            study.study_name,
+            self.storage or "sqlite in the sweep folder",
+            len(study.get_trials(deepcopy=False, states=finished)),
+            self.n_trials,
+        )
         while (done := len(study.get_trials(deepcopy=False, states=finished))) < self.n_trials:
             trials = [study.ask() for _ in range(min(self.n_jobs, self.n_trials - done))]
             for trial in trials:  # which process ran it: useful when several machines share a study
                 trial.set_user_attr("worker", self.worker)
-            batch = [fixed + [f"{k}={suggest(t, k, o)}" for k, o in self.space.items()] + [f"hydra.sweep.subdir=trial_{t.number:04d}"]
-                     for t in trials]
+            batch = [
+                fixed + [f"{k}={suggest(t, k, o)}" for k, o in self.space.items()] + [f"hydra.sweep.subdir=trial_{t.number:04d}"]
+                for t in trials
+            ]
             results = self.launcher.launch(batch, initial_job_idx=trials[0].number)
             for trial, result in zip(trials, results):
                 value = result.return_value if result.status.name == "COMPLETED" else None
@@ -167,5 +179,7 @@ class LitOptunaSweeper(Sweeper):
         best = study.best_trial if any(t.state.name == "COMPLETE" for t in study.trials) else None
         if best is not None:
             log.info("Best trial %d: %.4f with %s", best.number, best.value, best.params)
-            OmegaConf.save(OmegaConf.create({"value": best.value, "params": best.params, "trial": best.number}),
-                           Path(self.config.hydra.sweep.dir) / "optimization_results.yaml")
+            OmegaConf.save(
+                OmegaConf.create({"value": best.value, "params": best.params, "trial": best.number}),
+                Path(self.config.hydra.sweep.dir) / "optimization_results.yaml",
+            )

@@ -20,14 +20,30 @@ def classification_report(counts: np.ndarray, class_names: list[str]) -> list[di
     recall = np.divide(tp, support, out=np.zeros_like(tp), where=support > 0)
     denominator = precision + recall
     f1 = np.divide(2 * precision * recall, denominator, out=np.zeros_like(tp), where=denominator > 0)
-    rows = [{"class": name, "precision": p, "recall": r, "f1": f, "support": int(s)}
-            for name, p, r, f, s in zip(class_names, precision, recall, f1, support)]
+    rows = [
+        {"class": name, "precision": p, "recall": r, "f1": f, "support": int(s)}
+        for name, p, r, f, s in zip(class_names, precision, recall, f1, support)
+    ]
     weights = support / max(support.sum(), 1)
     for name, w in (("macro avg", np.full(len(tp), 1 / len(tp))), ("weighted avg", weights)):
-        rows.append({"class": name, "precision": float(precision @ w), "recall": float(recall @ w),
-                     "f1": float(f1 @ w), "support": int(support.sum())})
-    rows.append({"class": "accuracy", "precision": None, "recall": None,
-                 "f1": float(tp.sum() / max(support.sum(), 1)), "support": int(support.sum())})
+        rows.append(
+            {
+                "class": name,
+                "precision": float(precision @ w),
+                "recall": float(recall @ w),
+                "f1": float(f1 @ w),
+                "support": int(support.sum()),
+            }
+        )
+    rows.append(
+        {
+            "class": "accuracy",
+            "precision": None,
+            "recall": None,
+            "f1": float(tp.sum() / max(support.sum(), 1)),
+            "support": int(support.sum()),
+        }
+    )
     return [{k: float(v) if isinstance(v, np.floating) else v for k, v in row.items()} for row in rows]
 
 

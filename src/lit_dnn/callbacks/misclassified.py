@@ -21,8 +21,9 @@ class MisclassifiedExamples(L.Callback):
     def on_test_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.examples: list[tuple[torch.Tensor, int, int]] = []
 
-    def on_test_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any,
-                          batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
+    def on_test_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int, dataloader_idx: int = 0
+    ) -> None:
         x, y = batch
         if x.ndim != 3 or len(self.examples) >= self.max_examples or not isinstance(outputs, dict):
             return
@@ -34,8 +35,12 @@ class MisclassifiedExamples(L.Callback):
             return
         names = pl_module.class_names
         images = torch.stack([e[0] for e in self.examples]).numpy()
-        fig = examples_figure(images, [names[e[1]] for e in self.examples], [names[e[2]] for e in self.examples],
-                              f"misclassified test images (first {len(self.examples)})")
+        fig = examples_figure(
+            images,
+            [names[e[1]] for e in self.examples],
+            [names[e[2]] for e in self.examples],
+            f"misclassified test images (first {len(self.examples)})",
+        )
         rgb = to_rgb(fig)
         log_image(trainer, "test/misclassified", rgb, trainer.current_epoch)
         self.output_dir.mkdir(parents=True, exist_ok=True)

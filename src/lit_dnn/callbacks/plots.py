@@ -28,8 +28,7 @@ class ConfusionFigure:
         ax.set_xticklabels(class_names, rotation=45 if max(map(len, class_names)) > 2 else 0, ha="right")
         ax.set_yticklabels(class_names)
         self.fig.colorbar(self.image, ax=ax, fraction=0.046, pad=0.04, label="share of the true class")
-        self.texts = [[ax.text(j, i, "", ha="center", va="center", fontsize=7 if n > 5 else 9) for j in range(n)]
-                      for i in range(n)]
+        self.texts = [[ax.text(j, i, "", ha="center", va="center", fontsize=7 if n > 5 else 9) for j in range(n)] for i in range(n)]
 
     def draw(self, counts: np.ndarray) -> np.ndarray:
         """The figure with these counts, as (height, width, 3) pixels."""
@@ -60,10 +59,9 @@ def examples_figure(images: np.ndarray, true: list[str], predicted: list[str], t
     for k, (image, t, p) in enumerate(zip(images, true, predicted)):
         y = (k // cols) * (h + gap_y) + gap_y
         x = (k % cols) * (w + gap_x) + gap_x // 2
-        mosaic[y:y + h, x:x + w] = (image - image.min()) / max(float(np.ptp(image)), 1e-12)
+        mosaic[y : y + h, x : x + w] = (image - image.min()) / max(float(np.ptp(image)), 1e-12)
         ax.text(x + w / 2 - 0.5, y - 1.5, f"{t} → {p}", ha="center", va="bottom", fontsize=8, color="firebrick")
-    ax.imshow(mosaic, cmap=matplotlib.colormaps["gray"].with_extremes(bad="white"), vmin=0, vmax=1,
-              interpolation="nearest")
+    ax.imshow(mosaic, cmap=matplotlib.colormaps["gray"].with_extremes(bad="white"), vmin=0, vmax=1, interpolation="nearest")
     fig.suptitle(title)
     return fig
 
@@ -101,7 +99,10 @@ def regression_figure(predicted: np.ndarray, true: np.ndarray, unit: str, title:
     residuals = predicted - true
     hist.hist(residuals, bins=30, color="tab:orange")
     hist.axvline(0, color="gray", lw=1, ls="--")
-    hist.set(xlabel=f"predicted - true {unit}", ylabel="samples",
-             title=f"residuals (mean {residuals.mean():.3g}, MAE {np.abs(residuals).mean():.3g})")
+    hist.set(
+        xlabel=f"predicted - true {unit}",
+        ylabel="samples",
+        title=f"residuals (mean {residuals.mean():.3g}, MAE {np.abs(residuals).mean():.3g})",
+    )
     fig.suptitle(title)
     return fig

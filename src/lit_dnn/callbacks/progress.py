@@ -52,11 +52,17 @@ class EpochProgressBar(ProgressBar):
         total = getattr(sampler, "num_batches", trainer.num_training_batches)  # BatchGroupSampler counts batches
         self.epoch, self.batches, self.start, self.shown = trainer.current_epoch + 1, 0, time.monotonic(), 0.0
         if self.enabled and trainer.is_global_zero:
-            self.bar = tqdm(total=total, desc=f"Epoch {self.epoch}/{trainer.max_epochs}", unit="batch", leave=False,
-                            dynamic_ncols=True, file=sys.stderr, disable=None)
+            self.bar = tqdm(
+                total=total,
+                desc=f"Epoch {self.epoch}/{trainer.max_epochs}",
+                unit="batch",
+                leave=False,
+                dynamic_ncols=True,
+                file=sys.stderr,
+                disable=None,
+            )
 
-    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any,
-                           batch_idx: int) -> None:
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
         n = len(batch) if isinstance(batch, list) else 1  # a step's list of batches
         self.batches += n
         if self.bar is None or self.bar.disable:
@@ -83,8 +89,7 @@ class EpochProgressBar(ProgressBar):
         if self.finished is not None and trainer.is_global_zero:
             epoch, batches, seconds = self.finished
             line = epoch_line(trainer.callback_metrics)
-            log.info("Epoch %d/%d - %d batches - %.1f s%s", epoch, trainer.max_epochs, batches, seconds,
-                     f" - {line}" if line else "")
+            log.info("Epoch %d/%d - %d batches - %.1f s%s", epoch, trainer.max_epochs, batches, seconds, f" - {line}" if line else "")
         self.finished = None
 
     def close_bar(self) -> None:

@@ -40,5 +40,6 @@ class RegressionPlots(L.Callback):
         with open(self.output_dir / "predictions.csv", "w", newline="") as f:
             writer = csv.writer(f)
             writer.writerow([h for n in names for h in (f"{n}_true", f"{n}_predicted")])
-            writer.writerows([v for j in range(len(names)) for v in (f"{t[j]:.6g}", f"{p[j]:.6g}")]
-                             for t, p in zip(true.tolist(), predicted.tolist()))
+            writer.writerows(
+                [v for j in range(len(names)) for v in (f"{t[j]:.6g}", f"{p[j]:.6g}")] for t, p in zip(true.tolist(), predicted.tolist())
+            )

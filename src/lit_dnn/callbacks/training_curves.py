@@ -45,6 +45,10 @@ class TrainingCurves(L.Callback):
         self.output_dir.mkdir(parents=True, exist_ok=True)
         epochs = sorted(self.history)
         for metric, name in (("loss", "loss.png"), (self.metric, "accuracy.png" if self.metric == "acc" else f"{self.metric}.png")):
-            fig = curves_figure([e + 1 for e in epochs], [self.history[e][f"train/{metric}"] for e in epochs],
-                                [self.history[e][f"val/{metric}"] for e in epochs], "accuracy" if metric == "acc" else metric)
+            fig = curves_figure(
+                [e + 1 for e in epochs],
+                [self.history[e][f"train/{metric}"] for e in epochs],
+                [self.history[e][f"val/{metric}"] for e in epochs],
+                "accuracy" if metric == "acc" else metric,
+            )
             fig.savefig(self.output_dir / name)

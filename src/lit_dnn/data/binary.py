@@ -31,8 +31,14 @@ class BinaryDataModule(InMemoryDataModule):
         val_from: str = "random",
         batches_per_step: int = 1,
     ) -> None:
-        super().__init__(batch_size=batch_size, eval_batch_size=eval_batch_size, val_split=val_split, seed=seed,
-                         val_from=val_from, batches_per_step=batches_per_step)
+        super().__init__(
+            batch_size=batch_size,
+            eval_batch_size=eval_batch_size,
+            val_split=val_split,
+            seed=seed,
+            val_from=val_from,
+            batches_per_step=batches_per_step,
+        )
         self.n_samples = n_samples
         self.n_features = n_features
         self.n_informative = n_informative
@@ -45,8 +51,11 @@ class BinaryDataModule(InMemoryDataModule):
 
     def load(self) -> None:
         x, y = make_classification(
-            n_samples=self.n_samples, n_features=self.n_features, n_informative=self.n_informative,
-            n_redundant=self.n_redundant, random_state=self.random_state,
+            n_samples=self.n_samples,
+            n_features=self.n_features,
+            n_informative=self.n_informative,
+            n_redundant=self.n_redundant,
+            random_state=self.random_state,
         )
         n_test = split_size(self.test_split, self.n_samples, key="data.test_split")
         order = np.random.default_rng(self.random_state).permutation(self.n_samples)
@@ -55,5 +64,6 @@ class BinaryDataModule(InMemoryDataModule):
         self.set_splits(x[pool], y[pool], x[test], y[test])
         train_x = self.splits["train"][0]
         mean, std = train_x.mean(0), train_x.std(0).clamp_min(1e-12)
-        self.normalization = Normalization(1.0, mean, std, doc="raw make_classification features minus the training mean, "
-                                                               "over the training std")
+        self.normalization = Normalization(
+            1.0, mean, std, doc="raw make_classification features minus the training mean, over the training std"
+        )

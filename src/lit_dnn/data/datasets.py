@@ -14,8 +14,7 @@ STANDARDIZE = ("global", "pixel", "none")
 def standardize_mode(standardize: str | bool) -> str:
     mode = {True: "global", False: "none"}[standardize] if isinstance(standardize, bool) else standardize
     if mode not in STANDARDIZE:
-        raise ConfigError(f"data.standardize={standardize!r} is not one of {', '.join(STANDARDIZE)} "
-                          f"(true and false mean global and none).")
+        raise ConfigError(f"data.standardize={standardize!r} is not one of {', '.join(STANDARDIZE)} (true and false mean global and none).")
     return mode
 
 
@@ -37,10 +36,11 @@ class ImageDatasetSpec:
 
 
 DATASETS: dict[str, ImageDatasetSpec] = {
-    "mnist": ImageDatasetSpec("MNIST", 0.1307, 0.3081, tuple(str(d) for d in range(10)),
-                              "a white digit on black, as in MNIST"),
+    "mnist": ImageDatasetSpec("MNIST", 0.1307, 0.3081, tuple(str(d) for d in range(10)), "a white digit on black, as in MNIST"),
     "fashion_mnist": ImageDatasetSpec(
-        "FashionMNIST", 0.2860, 0.3530,
+        "FashionMNIST",
+        0.2860,
+        0.3530,
         ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
         "a light garment on black, as in Fashion-MNIST",
     ),

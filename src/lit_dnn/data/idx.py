@@ -26,10 +26,7 @@ def read_idx(path: Path) -> torch.Tensor:
     shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     expected = header + int(np.prod(shape))
     if len(raw) != expected:
-        raise DataError(
-            f"{path} holds {len(raw)} bytes but its header {shape} needs {expected} "
-            f"(truncated or corrupted); {fix}."
-        )
+        raise DataError(f"{path} holds {len(raw)} bytes but its header {shape} needs {expected} (truncated or corrupted); {fix}.")
     array = np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
     return torch.from_numpy(array.copy())
 

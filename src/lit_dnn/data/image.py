@@ -11,8 +11,7 @@ from lit_dnn.data.normalization import Normalization
 from lit_dnn.errors import DataError
 
 PIXEL_STD_FLOOR = 0.05  # pixels that barely vary (MNIST's borders) are not blown up into noise
-_FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-          "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+_FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"), "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
 
 
 def raw_folder(data_dir: str | Path, dataset: str) -> Path:
@@ -36,8 +35,10 @@ def split_files(data_dir: str | Path, dataset: str, split: str, download: bool =
     try:
         present = all(p.exists() for p in paths)
     except PermissionError as err:
-        raise DataError(f"cannot look into {folder} ({err.strerror}); make it readable (chmod) or set data.data_dir "
-                        f"(or DATA_DIR) to a folder you can read.") from err
+        raise DataError(
+            f"cannot look into {folder} ({err.strerror}); make it readable (chmod) or set data.data_dir "
+            f"(or DATA_DIR) to a folder you can read."
+        ) from err
     if not present:
         if download:
             root = Path(data_dir).expanduser()
@@ -67,16 +68,21 @@ def load_split(data_dir: str | Path, dataset: str, split: str, download: bool = 
     paths = split_files(data_dir, dataset, split, download)
     images, labels = (read_idx(p) for p in paths)
     if images.ndim != 3 or labels.ndim != 1:
-        raise DataError(f"{paths[0]} must hold images (N, H, W) and {paths[1]} labels (N,); got shapes "
-                        f"{tuple(images.shape)} and {tuple(labels.shape)}.")
+        raise DataError(
+            f"{paths[0]} must hold images (N, H, W) and {paths[1]} labels (N,); got shapes {tuple(images.shape)} and {tuple(labels.shape)}."
+        )
     if tuple(images.shape[1:]) != (28, 28):
-        raise DataError(f"{paths[0]} holds images of {tuple(images.shape[1:])} pixels, but {dataset} images are 28x28; "
-                        f"replace it with the dataset's own file.")
+        raise DataError(
+            f"{paths[0]} holds images of {tuple(images.shape[1:])} pixels, but {dataset} images are 28x28; "
+            f"replace it with the dataset's own file."
+        )
     if len(images) == 0:
         raise DataError(f"{paths[0]} holds no images; replace it with the dataset's own file.")
     if len(images) != len(labels):
-        raise DataError(f"{paths[0]} holds {len(images)} images but {paths[1]} holds {len(labels)} labels; "
-                        f"the two files must come from the same dataset release.")
+        raise DataError(
+            f"{paths[0]} holds {len(images)} images but {paths[1]} holds {len(labels)} labels; "
+            f"the two files must come from the same dataset release."
+        )
     if int(labels.max()) >= len(spec.class_names):
         raise DataError(f"{paths[1]} has label {int(labels.max())} but {dataset} has {len(spec.class_names)} classes.")
     return images, labels.long()
@@ -101,8 +107,14 @@ class ImageDataModule(InMemoryDataModule):
         """``standardize``: global, pixel or none (see ``STANDARDIZE``)."""
         if dataset not in DATASETS:
             raise ValueError(f"dataset must be one of {sorted(DATASETS)}, got {dataset!r}")
-        super().__init__(batch_size=batch_size, eval_batch_size=eval_batch_size, val_split=val_split, seed=seed,
-                         val_from=val_from, batches_per_step=batches_per_step)
+        super().__init__(
+            batch_size=batch_size,
+            eval_batch_size=eval_batch_size,
+            val_split=val_split,
+            seed=seed,
+            val_from=val_from,
+            batches_per_step=batches_per_step,
+        )
         self.dataset = dataset
         self.data_dir = data_dir
         self.download = download
@@ -114,8 +126,9 @@ class ImageDataModule(InMemoryDataModule):
         self.normalization = self._pixels(*((spec.mean, spec.std) if self.standardize == "global" else (0.0, 1.0)))
 
     def _pixels(self, mean: float | torch.Tensor, std: float | torch.Tensor) -> Normalization:
-        return Normalization(1 / 255, mean, std, doc=f"28x28 pixels 0..255 ({DATASETS[self.dataset].looks}) "
-                                                     f"times scale, minus mean, over std")
+        return Normalization(
+            1 / 255, mean, std, doc=f"28x28 pixels 0..255 ({DATASETS[self.dataset].looks}) times scale, minus mean, over std"
+        )
 
     def prepare_data(self) -> None:
         """Downloads missing files (once per machine in DDP); reading them is ``setup``'s work."""

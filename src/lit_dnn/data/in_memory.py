@@ -26,7 +26,12 @@ class InMemoryDataModule(LightningDataModule):
     normalization: Normalization
 
     def __init__(
-        self, batch_size: int, eval_batch_size: int, val_split: float, seed: int, val_from: str = "random",
+        self,
+        batch_size: int,
+        eval_batch_size: int,
+        val_split: float,
+        seed: int,
+        val_from: str = "random",
         batches_per_step: int = 1,
     ) -> None:
         super().__init__()
@@ -92,8 +97,14 @@ class InMemoryDataModule(LightningDataModule):
         trainer = self.trainer
         rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
         train = split == "train"
-        return ShardedBatchSampler(len(self.split_dataset(split)), self.batch_size if train else self.eval_batch_size,
-                                   shuffle=train, seed=self.seed, rank=rank, world_size=world)
+        return ShardedBatchSampler(
+            len(self.split_dataset(split)),
+            self.batch_size if train else self.eval_batch_size,
+            shuffle=train,
+            seed=self.seed,
+            rank=rank,
+            world_size=world,
+        )
 
     def loader(self, split: str, sampler: Any = None) -> DataLoader:
         """One batch at a time (evaluation, and plain loops such as the benchmark's), or what ``sampler`` groups.
@@ -101,8 +112,13 @@ class InMemoryDataModule(LightningDataModule):
         The loader gets a generator of its own: a DataLoader draws a seed for its workers from
         the global torch generator at every iteration otherwise, which would shift the dropout
         masks that ``EpochSeed`` seeds, and a resumed run would no longer match."""
-        return DataLoader(self.split_dataset(split), batch_size=None, sampler=sampler or self.index_sampler(split),
-                          collate_fn=as_is, generator=torch.Generator())
+        return DataLoader(
+            self.split_dataset(split),
+            batch_size=None,
+            sampler=sampler or self.index_sampler(split),
+            collate_fn=as_is,
+            generator=torch.Generator(),
+        )
 
     def to(self, device: torch.device) -> None:
         """Hold every split on ``device`` (a GPU) so batches are built there."""

@@ -42,6 +42,7 @@ class Normalization:
     @classmethod
     def from_dict(cls, values: dict[str, Any], input_shape: tuple[int, ...]) -> "Normalization":
         """The normalisation a checkpoint describes; ``ValueError`` names what does not fit ``input_shape``."""
+
         def stat(key: str) -> Stat:
             value = values.get(key)
             if isinstance(value, (int, float)) and not isinstance(value, bool):

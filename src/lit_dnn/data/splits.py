@@ -20,5 +20,7 @@ def split_size(val_split: float, pool: int, key: str = "data.val_split") -> int:
 
 def check_val_from(val_from: str) -> None:
     if val_from not in VAL_FROM:
-        raise ConfigError(f"data.val_from={val_from!r} is not one of {', '.join(VAL_FROM)}; use random "
-                          f"(a seeded random subset) or last (the last samples, as Keras' validation_split).")
+        raise ConfigError(
+            f"data.val_from={val_from!r} is not one of {', '.join(VAL_FROM)}; use random "
+            f"(a seeded random subset) or last (the last samples, as Keras' validation_split)."
+        )

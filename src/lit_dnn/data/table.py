@@ -42,8 +42,9 @@ def read_table(path: str) -> Any:
     except ImportError as err:
         raise DataError(f"reading {file} needs pyarrow (pip install pyarrow), or save the table as CSV.") from err
     except (ValueError, OSError, UnicodeDecodeError) as err:  # pandas' ParserError and EmptyDataError are ValueErrors
-        raise DataError(f"cannot read {file} as a table ({str(err).strip().splitlines()[0][:160]}); "
-                        f"save it as CSV with one header row.") from err
+        raise DataError(
+            f"cannot read {file} as a table ({str(err).strip().splitlines()[0][:160]}); save it as CSV with one header row."
+        ) from err
 
 
 def infer_task(target: Any) -> str:
@@ -73,8 +74,10 @@ def encode_features(frame: Any, columns: list[str], categories: dict[str, list[s
         bad = numbers.isna() & values.notna()
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0])
-            raise DataError(f"{where} has the value {values.iloc[row]!r} in numeric column {column!r} (row {row + 2} of the "
-                            f"file, counting the header); fix it, or list the column in data.features only if it is text.")
+            raise DataError(
+                f"{where} has the value {values.iloc[row]!r} in numeric column {column!r} (row {row + 2} of the "
+                f"file, counting the header); fix it, or list the column in data.features only if it is text."
+            )
         parts.append(numbers.to_numpy(np.float32)[:, None])
     return np.concatenate(parts, axis=1)
 
@@ -112,8 +115,14 @@ class TableDataModule(InMemoryDataModule):
         seed: int = 0,
         val_from: str = "random",
     ) -> None:
-        super().__init__(batch_size=batch_size, eval_batch_size=eval_batch_size, val_split=val_split, seed=seed,
-                         val_from=val_from, batches_per_step=batches_per_step)
+        super().__init__(
+            batch_size=batch_size,
+            eval_batch_size=eval_batch_size,
+            val_split=val_split,
+            seed=seed,
+            val_from=val_from,
+            batches_per_step=batches_per_step,
+        )
         if task not in TASKS:
             raise ConfigError(f"data.task={task!r} is not one of {', '.join(TASKS)}.")
         if categorical not in ("onehot", "refuse"):
@@ -137,13 +146,17 @@ class TableDataModule(InMemoryDataModule):
     def _columns(self, frame: Any, where: str) -> list[str]:
         missing = [t for t in self.targets if t not in frame.columns]
         if missing:
-            raise DataError(f"{where} has no column {', '.join(map(repr, missing))} (data.target); its columns are "
-                            f"{', '.join(map(str, frame.columns))}.")
+            raise DataError(
+                f"{where} has no column {', '.join(map(repr, missing))} (data.target); its columns are "
+                f"{', '.join(map(str, frame.columns))}."
+            )
         features = self.features if self.features is not None else [c for c in frame.columns if c not in self.targets]
         absent = [f for f in features if f not in frame.columns]
         if absent:
-            raise DataError(f"{where} has no column {', '.join(map(repr, absent))} (data.features); its columns are "
-                            f"{', '.join(map(str, frame.columns))}.")
+            raise DataError(
+                f"{where} has no column {', '.join(map(repr, absent))} (data.features); its columns are "
+                f"{', '.join(map(str, frame.columns))}."
+            )
         if not features:
             raise DataError(f"{where} has no feature columns besides the target {self.targets}; add some or set data.features.")
         return features
@@ -170,8 +183,9 @@ class TableDataModule(InMemoryDataModule):
             values = frame[self.targets[0]].astype(str)
             unknown = sorted(set(values) - set(self.class_names))
             if unknown:
-                raise DataError(f"{where} has target values {unknown[:5]} not seen in the training table; "
-                                f"the classes are {self.class_names}.")
+                raise DataError(
+                    f"{where} has target values {unknown[:5]} not seen in the training table; the classes are {self.class_names}."
+                )
             lookup = {name: i for i, name in enumerate(self.class_names)}
             return torch.tensor(values.map(lookup).to_numpy(np.int64))
         import pandas as pd
@@ -181,8 +195,10 @@ class TableDataModule(InMemoryDataModule):
             numbers = pd.to_numeric(frame[column], errors="coerce")
             if numbers.isna().any():
                 row = int(np.flatnonzero(numbers.isna().to_numpy())[0])
-                raise DataError(f"{where} has the value {frame[column].iloc[row]!r} in target column {column!r} (row {row + 2} "
-                                f"of the file); a regression target must be a number.")
+                raise DataError(
+                    f"{where} has the value {frame[column].iloc[row]!r} in target column {column!r} (row {row + 2} "
+                    f"of the file); a regression target must be a number."
+                )
             out.append(numbers.to_numpy(np.float32))
         return torch.from_numpy(np.stack(out, axis=1))
 
@@ -197,8 +213,10 @@ class TableDataModule(InMemoryDataModule):
         if self.task == "auto":
             self.task = looks
         elif self.task == "classification" and looks == "regression":
-            raise DataError(f"{where}: the target {self.targets[0]!r} holds {frame[self.targets[0]].nunique()} different numbers, "
-                            f"a regression; add task=regression to the command.")
+            raise DataError(
+                f"{where}: the target {self.targets[0]!r} holds {frame[self.targets[0]].nunique()} different numbers, "
+                f"a regression; add task=regression to the command."
+            )
         elif self.task == "regression" and not pd.api.types.is_numeric_dtype(frame[self.targets[0]]):
             raise DataError(f"{where}: the target {self.targets[0]!r} holds text, classes; drop task=regression.")
         if self.task == "classification" and len(self.targets) > 1:
@@ -208,8 +226,9 @@ class TableDataModule(InMemoryDataModule):
         if text and self.categorical == "refuse":
             raise DataError(f"{where} has text columns {', '.join(text)}; drop them from data.features or pass data.categorical=onehot.")
         self.categories = {c: sorted(frame[c].astype(str).unique()) for c in text}
-        self.input_columns = [f"{c}={v}" if c in self.categories else c
-                              for c in self.feature_columns for v in (self.categories.get(c) or [None])]
+        self.input_columns = [
+            f"{c}={v}" if c in self.categories else c for c in self.feature_columns for v in (self.categories.get(c) or [None])
+        ]
         if self.task == "classification":
             self.class_names = sorted(frame[self.targets[0]].astype(str).unique())
             if len(self.class_names) < 2:
@@ -220,14 +239,20 @@ class TableDataModule(InMemoryDataModule):
         self.set_splits(train_x, train_y, test_x, test_y)
         train = self.splits["train"][0]
         std = train.std(0) if len(train) > 1 else torch.ones(train.shape[1])
-        self.normalization = Normalization(1.0, train.mean(0), torch.where(std > 0, std, torch.ones_like(std)),
-                                           doc=f"the columns {', '.join(self.input_columns)} minus the training mean, "
-                                               f"over the training std")
+        self.normalization = Normalization(
+            1.0,
+            train.mean(0),
+            torch.where(std > 0, std, torch.ones_like(std)),
+            doc=f"the columns {', '.join(self.input_columns)} minus the training mean, over the training std",
+        )
         if self.task == "regression":
             targets = self.splits["train"][1]
             tstd = targets.std(0) if len(targets) > 1 else torch.ones(targets.shape[1])
-            mean, tstd = (targets.mean(0), torch.where(tstd > 0, tstd, torch.ones_like(tstd))) if self.standardize_target else \
-                (torch.zeros(targets.shape[1]), torch.ones(targets.shape[1]))
+            mean, tstd = (
+                (targets.mean(0), torch.where(tstd > 0, tstd, torch.ones_like(tstd)))
+                if self.standardize_target
+                else (torch.zeros(targets.shape[1]), torch.ones(targets.shape[1]))
+            )
             self.target_mean, self.target_std = mean.tolist(), tstd.tolist()
         self.input_shape = (x.shape[1],)
 
@@ -267,8 +292,10 @@ class TableDataModule(InMemoryDataModule):
         except ConfigError as err:
             if not isinstance(self.val_split, (int, float)) or isinstance(self.val_split, bool):
                 raise
-            raise DataError(f"{self.path} keeps {len(train_x)} rows for training and validation, too few for "
-                            f"data.val_split={self.val_split}; add rows or lower data.val_split (or data.test_split).") from err
+            raise DataError(
+                f"{self.path} keeps {len(train_x)} rows for training and validation, too few for "
+                f"data.val_split={self.val_split}; add rows or lower data.val_split (or data.test_split)."
+            ) from err
         super().set_splits(train_x, train_y, test_x, test_y)
 
     @property
@@ -278,8 +305,12 @@ class TableDataModule(InMemoryDataModule):
     def schema(self) -> dict[str, Any]:
         """The columns a prediction needs, saved in checkpoints: features in training order, the text
         columns' categories, the model's input columns after one-hot encoding, and the targets."""
-        return {"features": list(self.feature_columns), "categories": self.categories,
-                "input_columns": list(self.input_columns), "targets": list(self.targets)}
+        return {
+            "features": list(self.feature_columns),
+            "categories": self.categories,
+            "input_columns": list(self.input_columns),
+            "targets": list(self.targets),
+        }
 
     def head(self) -> dict[str, Any]:
         """What the model's head takes from the data (``checkpoint.build_model``)."""

@@ -24,13 +24,15 @@ from lit_dnn.models.dense import DenseModule
 def eval_metrics(num_classes: int) -> MetricCollection:
     """Accuracy; for two classes also precision, recall, F1 and AUROC of class 1."""
     if num_classes == 2:
-        return MetricCollection({
-            "acc": BinaryAccuracy(validate_args=False),
-            "precision": BinaryPrecision(validate_args=False),
-            "recall": BinaryRecall(validate_args=False),
-            "f1": BinaryF1Score(validate_args=False),
-            "auroc": BinaryAUROC(validate_args=False),
-        })
+        return MetricCollection(
+            {
+                "acc": BinaryAccuracy(validate_args=False),
+                "precision": BinaryPrecision(validate_args=False),
+                "recall": BinaryRecall(validate_args=False),
+                "f1": BinaryF1Score(validate_args=False),
+                "auroc": BinaryAUROC(validate_args=False),
+            }
+        )
     return MetricCollection({"acc": MulticlassAccuracy(num_classes, average="micro", validate_args=False)})
 
 
@@ -55,8 +57,7 @@ class Classifier(DenseModule):
     ) -> None:
         super().__init__(net, optimizer, scheduler, scheduler_interval, gradient_clip_val)
         if loss != "cross_entropy":
-            raise ConfigError(f"task.loss={loss!r}: a classifier trains with cross_entropy; mse, mae and huber are for "
-                              f"task=regression.")
+            raise ConfigError(f"task.loss={loss!r}: a classifier trains with cross_entropy; mse, mae and huber are for task=regression.")
         num_classes = net.layers[-1].out_features
         self.class_names = class_names or [str(i) for i in range(num_classes)]
         self.binary = num_classes == 2
@@ -64,17 +65,18 @@ class Classifier(DenseModule):
         # per evaluation stage: its metrics, mean loss and confusion counts
         self.metrics = nn.ModuleDict({stage: eval_metrics(num_classes) for stage in ("val", "test")})
         self.losses = nn.ModuleDict({stage: MeanMetric(nan_strategy="disable") for stage in ("val", "test")})
-        self.confusion = nn.ModuleDict(
-            {stage: MulticlassConfusionMatrix(num_classes, validate_args=False) for stage in ("val", "test")}
-        )
+        self.confusion = nn.ModuleDict({stage: MulticlassConfusionMatrix(num_classes, validate_args=False) for stage in ("val", "test")})
         self.confusion_counts: dict[str, torch.Tensor] = {}  # the last epoch's, read by callbacks
         self.val_acc_best = MaxMetric()
         self.val_acc_best.persistent(True)  # kept in checkpoints, so a resumed run knows its best
 
     def metric_names(self) -> list[str]:
         evals = list(self.metrics["val"].keys()) + ["loss"]
-        return (["train/loss", "train/acc", "val/acc_best"] + [f"{stage}/{name}" for stage in ("val", "test") for name in evals]
-                + [f"test/acc_per_class/{name}" for name in self.class_names])
+        return (
+            ["train/loss", "train/acc", "val/acc_best"]
+            + [f"{stage}/{name}" for stage in ("val", "test") for name in evals]
+            + [f"test/acc_per_class/{name}" for name in self.class_names]
+        )
 
     def training_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         logits = self.net(x)

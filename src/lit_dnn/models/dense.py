@@ -42,8 +42,10 @@ class DenseModule(LightningModule):
         super().__init__()
         self.automatic_optimization = False
         if gradient_clip_val is not None and not (isinstance(gradient_clip_val, (int, float)) and 0 < gradient_clip_val < math.inf):
-            raise ConfigError(f"model.gradient_clip_val={gradient_clip_val!r} must be a positive number (the largest gradient "
-                              f"norm of a batch), or null for no clipping.")
+            raise ConfigError(
+                f"model.gradient_clip_val={gradient_clip_val!r} must be a positive number (the largest gradient "
+                f"norm of a batch), or null for no clipping."
+            )
         check_interval(scheduler_interval)
         self.net = net
         self.optimizer_factory = optimizer
@@ -73,8 +75,11 @@ class DenseModule(LightningModule):
     def on_train_start(self) -> None:
         # what Keras prints as "Train on N samples": how an epoch is cut into batches and steps
         sampler = getattr(self.trainer.train_dataloader, "sampler", None)
-        log.info("Training starts: %d batches per epoch, %d per step.",
-                 getattr(sampler, "num_batches", self.trainer.num_training_batches), getattr(sampler, "size", 1))
+        log.info(
+            "Training starts: %d batches per epoch, %d per step.",
+            getattr(sampler, "num_batches", self.trainer.num_training_batches),
+            getattr(sampler, "size", 1),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -111,8 +116,9 @@ class DenseModule(LightningModule):
         if scheduler is not None and self.scheduler_interval == "epoch":
             scheduler.step()
         extra = self.train_sums()
-        sums = torch.stack([self.train_loss_sum, *(s.to(torch.float64) for s in extra.values()),
-                            self.train_loss_sum.new_tensor(self.train_count)])
+        sums = torch.stack(
+            [self.train_loss_sum, *(s.to(torch.float64) for s in extra.values()), self.train_loss_sum.new_tensor(self.train_count)]
+        )
         loss_sum, *extra_sums, count = self.trainer.strategy.reduce(sums, reduce_op="sum").tolist()
         count = max(count, 1)
         self.log_dict({"train/loss": loss_sum / count, **{f"train/{k}": v / count for k, v in zip(extra, extra_sums)}})
@@ -141,8 +147,9 @@ class DenseModule(LightningModule):
 
     def configure_optimizers(self) -> Any:
         if self.optimizer_factory is None:
-            raise ValueError(f"this {type(self).__name__} was built without an optimizer (for evaluation only); "
-                             f"pass optimizer= to train it")
+            raise ValueError(
+                f"this {type(self).__name__} was built without an optimizer (for evaluation only); pass optimizer= to train it"
+            )
         optimizer = self.optimizer_factory(params=self.parameters())
         if self.scheduler_factory is None:
             return optimizer

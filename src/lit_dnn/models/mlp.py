@@ -21,16 +21,21 @@ def check_net_arguments(hidden_dims: Sequence[int], dropout: float | Sequence[fl
     constructor applies them, and the config check applies them before anything is imported."""
     dims = list(hidden_dims) if isinstance(hidden_dims, Sequence) and not isinstance(hidden_dims, str) else hidden_dims
     if not isinstance(dims, list) or any(not isinstance(d, int) or isinstance(d, bool) or d <= 0 for d in dims):
-        raise ConfigError(f"model.net.hidden_dims={dims!r} must be a list of positive integers, e.g. [128] or [256,128] "
-                          f"([] for no hidden layer).")
+        raise ConfigError(
+            f"model.net.hidden_dims={dims!r} must be a list of positive integers, e.g. [128] or [256,128] ([] for no hidden layer)."
+        )
     per_layer = isinstance(dropout, Sequence) and not isinstance(dropout, str)
     rates = list(dropout) if per_layer else [dropout]
     if any(not _number(r) or not 0 <= r < 1 for r in rates):
-        raise ConfigError(f"model.net.dropout={rates if per_layer else dropout!r} is outside [0, 1); "
-                          f"use e.g. 0.2 (0 disables dropout), or one rate per hidden layer.")
+        raise ConfigError(
+            f"model.net.dropout={rates if per_layer else dropout!r} is outside [0, 1); "
+            f"use e.g. 0.2 (0 disables dropout), or one rate per hidden layer."
+        )
     if per_layer and len(rates) != len(dims):
-        raise ConfigError(f"model.net.dropout={rates} has {len(rates)} rates for the {len(dims)} layers of "
-                          f"model.net.hidden_dims={dims}; give one rate, or one per hidden layer.")
+        raise ConfigError(
+            f"model.net.dropout={rates} has {len(rates)} rates for the {len(dims)} layers of "
+            f"model.net.hidden_dims={dims}; give one rate, or one per hidden layer."
+        )
     if activation not in ACTIVATIONS:
         raise ConfigError(f"model.net.activation={activation!r} is unknown; use one of {', '.join(ACTIVATIONS)}.")
     if init not in INITS:

@@ -46,9 +46,18 @@ class Regressor(DenseModule):
         self.register_buffer("target_mean", torch.tensor(target_mean or [0.0] * outputs, dtype=torch.float32))
         self.register_buffer("target_std", torch.tensor(target_std or [1.0] * outputs, dtype=torch.float32))
         self.register_buffer("train_abs_error", torch.zeros((), dtype=torch.float64), persistent=False)
-        self.metrics = nn.ModuleDict({stage: MetricCollection({
-            "mae": MeanAbsoluteError(), "rmse": MeanSquaredError(squared=False), "r2": R2Score(multioutput="uniform_average"),
-        }) for stage in ("val", "test")})
+        self.metrics = nn.ModuleDict(
+            {
+                stage: MetricCollection(
+                    {
+                        "mae": MeanAbsoluteError(),
+                        "rmse": MeanSquaredError(squared=False),
+                        "r2": R2Score(multioutput="uniform_average"),
+                    }
+                )
+                for stage in ("val", "test")
+            }
+        )
         self.losses = nn.ModuleDict({stage: MeanMetric(nan_strategy="disable") for stage in ("val", "test")})
         self.collected: dict[str, list[tuple[torch.Tensor, torch.Tensor]]] = {"val": [], "test": []}
         self.predictions: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}  # the last epoch's, read by callbacks
@@ -56,8 +65,12 @@ class Regressor(DenseModule):
         self.val_mae_best.persistent(True)
 
     def metric_names(self) -> list[str]:
-        return ["train/loss", "train/mae", "val/mae_best",
-                *(f"{stage}/{name}" for stage in ("val", "test") for name in ("mae", "rmse", "r2", "loss"))]
+        return [
+            "train/loss",
+            "train/mae",
+            "val/mae_best",
+            *(f"{stage}/{name}" for stage in ("val", "test") for name in ("mae", "rmse", "r2", "loss")),
+        ]
 
     def unscale(self, outputs: torch.Tensor) -> torch.Tensor:
         return outputs * self.target_std + self.target_mean
@@ -75,8 +88,7 @@ class Regressor(DenseModule):
         outputs = self.net(x)
         self.losses[stage].update(self.loss_fn(outputs, (y - self.target_mean) / self.target_std), len(y))
         predicted = self.unscale(outputs)
-        self.metrics[stage].update(predicted.flatten() if predicted.shape[1] == 1 else predicted,
-                                   y.flatten() if y.shape[1] == 1 else y)
+        self.metrics[stage].update(predicted.flatten() if predicted.shape[1] == 1 else predicted, y.flatten() if y.shape[1] == 1 else y)
         self.collected[stage].append((predicted.detach(), y))
 
     def _eval_epoch_end(self, stage: str) -> dict[str, torch.Tensor]:
