@@ -7,7 +7,7 @@ import torch
 
 from conftest import compose_cfg, run_script, tiny_overrides
 from lit_dnn.cli import run_task
-from lit_dnn.config_checks import check_model
+from lit_dnn.config_checks import check_model, check_train_config
 from lit_dnn.train import train
 
 BAD = [
@@ -49,7 +49,7 @@ BAD = [
     (["data.dataset=cifar10"], "data.dataset='cifar10' is unknown; use one of mnist, fashion_mnist"),
     (["seed=abc"], "seed='abc' must be an integer"),
     (["ckpt_path=/no/such/file.ckpt"], "ckpt_path=/no/such/file.ckpt does not exist"),
-    (["model.optimizer=sgd"], "model.optimizer='sgd' is not an optimizer config; choose the class with model.optimizer._target_"),
+    (["model.optimizer=sgd"], "model.optimizer='sgd' is not an optimizer config; choose one by its Keras name with optimizer=sgd"),
     (["+model.optimizer.weight_decay=-1"], "model.optimizer (torch.optim.Adam) refuses its arguments: Invalid weight_decay value: -1"),
     (["model.optimizer.lr=nan"], "model.optimizer.lr=nan must be a positive number"),
     (["model.optimizer.lr=inf"], "model.optimizer.lr=inf must be a positive number"),
@@ -153,3 +153,40 @@ def test_log_folder_that_cannot_be_written_is_one_sentence(tmp_path: Path) -> No
             f"Error: cannot write run folders in {a_file}/logs/train/{folder} (Not a directory); "
             f"set paths.log_dir to a folder you can write."
         ]
+
+
+KERAS_OPTIMIZERS = {  # name: (class, Keras' default learning rate, extra arguments)
+    "adam": ("Adam", 0.001, {}), "adamw": ("AdamW", 0.001, {"weight_decay": 0.004}), "sgd": ("SGD", 0.01, {}),
+    "momentum": ("SGD", 0.01, {"momentum": 0.9}), "nesterov": ("SGD", 0.01, {"momentum": 0.9, "nesterov": True}),
+    "rmsprop": ("RMSprop", 0.001, {"alpha": 0.9}), "adagrad": ("Adagrad", 0.001, {"initial_accumulator_value": 0.1}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(KERAS_OPTIMIZERS))
+@pytest.mark.parametrize("schedule", [[], ["model.scheduler=null"], ["model.scheduler.cycle_momentum=false"]])
+def test_every_keras_optimizer_works_with_every_schedule(name: str, schedule: list[str], tmp_path: Path) -> None:
+    import hydra
+    import torch
+
+    cfg = compose_cfg([f"optimizer={name}", *schedule], tmp_path)
+    check_train_config(cfg)
+    cls, lr, extra = KERAS_OPTIMIZERS[name]
+    params = [torch.nn.Parameter(torch.ones(3))]
+    optimizer = hydra.utils.instantiate(cfg.model.optimizer)(params=params)
+    assert type(optimizer).__name__ == cls and optimizer.defaults["lr"] == lr
+    assert all(optimizer.defaults[k] == v for k, v in extra.items())
+    scheduler = hydra.utils.instantiate(cfg.model.scheduler)(optimizer=optimizer, total_steps=10) if cfg.model.scheduler else None
+    for _ in range(5):
+        params[0].grad = torch.ones(3)
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+    assert params[0].detach().lt(1).all()  # it stepped
+
+
+def test_cycling_momentum_an_optimizer_without_one_is_one_sentence(tmp_path: Path) -> None:
+    result = run_script("train.py", ["data=binary", "optimizer=adagrad", "model.scheduler.cycle_momentum=true",
+                                     f"hydra.run.dir={tmp_path}/run"])
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        "Error: model.scheduler.cycle_momentum=true, but Adagrad has no momentum to cycle; set it to null or false.")

@@ -38,8 +38,9 @@ def check_model(model: DictConfig) -> None:
     optimizer = model.get("optimizer", {})
     if not isinstance(optimizer, DictConfig):
         raise ConfigError(
-            f"model.optimizer={optimizer!r} is not an optimizer config; choose the class with "
-            f"model.optimizer._target_=torch.optim.SGD (and ~model.optimizer.fused where the class lacks it)."
+            f"model.optimizer={optimizer!r} is not an optimizer config; choose one by its Keras name with "
+            f"optimizer={optimizer if isinstance(optimizer, str) else 'sgd'} (adam, adamw, sgd, momentum, nesterov, rmsprop, adagrad), "
+            f"or any torch.optim class with model.optimizer._target_."
         )
     target = optimizer.get("_target_")
     try:

@@ -21,9 +21,17 @@ class OneCycleFromLR(OneCycleLR):
     sweeping it moves the whole schedule. ``total_steps`` is filled in from the trainer.
     """
 
-    def __init__(self, optimizer: Optimizer, total_steps: int, peak_factor: float = 5.0, **kwargs: float) -> None:
+    def __init__(
+        self, optimizer: Optimizer, total_steps: int, peak_factor: float = 5.0, cycle_momentum: bool | None = None, **kwargs: float
+    ) -> None:
         peaks = [group["lr"] * peak_factor for group in optimizer.param_groups]
         # OneCycleLR cycles momentum (SGD's momentum, Adam's beta1) by default; an optimiser with neither
-        # (Adagrad, SGD without momentum) would fail or gain momentum it was not given
-        kwargs.setdefault("cycle_momentum", "betas" in optimizer.defaults or optimizer.defaults.get("momentum", 0) > 0)
-        super().__init__(optimizer, max_lr=peaks, total_steps=total_steps, **kwargs)
+        # (Adagrad, RMSprop without momentum, plain SGD) would fail or gain momentum it was not given
+        has_momentum = "betas" in optimizer.defaults or optimizer.defaults.get("momentum", 0) > 0
+        if cycle_momentum and not has_momentum:
+            raise ConfigError(
+                f"model.scheduler.cycle_momentum=true, but {type(optimizer).__name__} has no momentum to cycle; "
+                f"set it to null or false."
+            )
+        cycle = has_momentum if cycle_momentum is None else cycle_momentum
+        super().__init__(optimizer, max_lr=peaks, total_steps=total_steps, cycle_momentum=cycle, **kwargs)
