@@ -156,9 +156,13 @@ def test_log_folder_that_cannot_be_written_is_one_sentence(tmp_path: Path) -> No
 
 
 KERAS_OPTIMIZERS = {  # name: (class, Keras' default learning rate, extra arguments)
-    "adam": ("Adam", 0.001, {}), "adamw": ("AdamW", 0.001, {"weight_decay": 0.004}), "sgd": ("SGD", 0.01, {}),
-    "momentum": ("SGD", 0.01, {"momentum": 0.9}), "nesterov": ("SGD", 0.01, {"momentum": 0.9, "nesterov": True}),
-    "rmsprop": ("RMSprop", 0.001, {"alpha": 0.9}), "adagrad": ("Adagrad", 0.001, {"initial_accumulator_value": 0.1}),
+    "adam": ("Adam", 0.001, {}),
+    "adamw": ("AdamW", 0.001, {"weight_decay": 0.004}),
+    "sgd": ("SGD", 0.01, {}),
+    "momentum": ("SGD", 0.01, {"momentum": 0.9}),
+    "nesterov": ("SGD", 0.01, {"momentum": 0.9, "nesterov": True}),
+    "rmsprop": ("RMSprop", 0.001, {"alpha": 0.9}),
+    "adagrad": ("Adagrad", 0.001, {"initial_accumulator_value": 0.1}),
 }
 
 
@@ -185,8 +189,10 @@ def test_every_keras_optimizer_works_with_every_schedule(name: str, schedule: li
 
 
 def test_cycling_momentum_an_optimizer_without_one_is_one_sentence(tmp_path: Path) -> None:
-    result = run_script("train.py", ["data=binary", "optimizer=adagrad", "model.scheduler.cycle_momentum=true",
-                                     f"hydra.run.dir={tmp_path}/run"])
+    result = run_script(
+        "train.py", ["data=binary", "optimizer=adagrad", "model.scheduler.cycle_momentum=true", f"hydra.run.dir={tmp_path}/run"]
+    )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == (
-        "Error: model.scheduler.cycle_momentum=true, but Adagrad has no momentum to cycle; set it to null or false.")
+        "Error: model.scheduler.cycle_momentum=true, but Adagrad has no momentum to cycle; set it to null or false."
+    )

@@ -30,8 +30,7 @@ class OneCycleFromLR(OneCycleLR):
         has_momentum = "betas" in optimizer.defaults or optimizer.defaults.get("momentum", 0) > 0
         if cycle_momentum and not has_momentum:
             raise ConfigError(
-                f"model.scheduler.cycle_momentum=true, but {type(optimizer).__name__} has no momentum to cycle; "
-                f"set it to null or false."
+                f"model.scheduler.cycle_momentum=true, but {type(optimizer).__name__} has no momentum to cycle; set it to null or false."
             )
         cycle = has_momentum if cycle_momentum is None else cycle_momentum
         super().__init__(optimizer, max_lr=peaks, total_steps=total_steps, cycle_momentum=cycle, **kwargs)
