@@ -29,3 +29,24 @@ def test_no_hidden_layer_is_softmax_regression() -> None:
 def test_unknown_activation_is_refused() -> None:
     with pytest.raises(ValueError, match=r"model.net.activation=.gelu. is unknown; use one of relu, sigmoid, tanh"):
         MLP(activation="gelu")
+
+
+def test_keras_summary_lists_the_networks_layers_shapes_and_parameters() -> None:
+    from lit_dnn.callbacks.summary import summary_text
+    from lit_dnn.models.mlp import MLP
+
+    text = summary_text(MLP(hidden_dims=[128], dropout=0.2).layers, (28, 28))
+    rows = [line.split() for line in text.splitlines() if line.startswith(("flatten", "linear", "relu", "dropout"))]
+    assert [r[0] for r in rows] == ["flatten_0", "linear_1", "relu_2", "dropout_3", "linear_4"]
+    assert [" ".join(r[2:-1]) for r in rows] == ["(None, 784)", "(None, 128)", "(None, 128)", "(None, 128)", "(None, 10)"]
+    assert [r[-1] for r in rows] == ["0", "100,480", "0", "0", "1,290"]
+    assert "Total params: 101,770" in text and "Trainable params: 101,770" in text
+
+
+def test_summary_only_prints_and_trains_nothing(tiny_data, tmp_path, capsys) -> None:
+    from conftest import compose_cfg, tiny_overrides
+    from lit_dnn.train import train
+
+    assert train(compose_cfg([*tiny_overrides(tiny_data), "summary_only=true"], tmp_path)) == {}
+    assert "Total params: 101,770" in capsys.readouterr().out
+    assert not (tmp_path / "run" / "checkpoints").exists()

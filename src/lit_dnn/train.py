@@ -11,6 +11,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig
 
 from lit_dnn.callbacks.reproducible import EpochSeed, PreemptionCheckpoint
+from lit_dnn.callbacks.summary import summary_text
 from lit_dnn.checkpoint import build_model, check_shapes, metadata, read_checkpoint
 from lit_dnn.cli import sigterm_stops
 from lit_dnn.config_checks import check_metric_names, check_train_config, instantiate, instantiate_all
@@ -44,6 +45,12 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     """
     start = time.perf_counter()
     check_train_config(cfg)
+    if cfg.get("summary_only"):  # Keras' model.summary() without fit: the data gives the shapes
+        datamodule = instantiate(cfg.data)
+        datamodule.prepare_data()
+        datamodule.setup("fit")
+        print(summary_text(build_model(cfg.model, datamodule).net.layers, tuple(datamodule.input_shape)))
+        return {}
     ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), cfg.paths.log_dir)
     if ckpt_path is not None:
         resumed = read_checkpoint(ckpt_path)  # fail now on a bad file, not after setup
