@@ -66,3 +66,28 @@ def test_lightning_still_warns_about_leafspec_and_the_filter_hides_it() -> None:
         runtime.quiet_leafspec_warning()
         _pytree._tree_flatten([torch.zeros(1)])
     assert not any("LeafSpec" in str(w.message) for w in caught)
+
+
+def test_lightning_still_advertises_and_the_filter_drops_only_its_tips(caplog: pytest.LogCaptureFixture) -> None:
+    """Guard of no_advertising_tips: a Trainer built without the filter logs Lightning's tip; with it, not."""
+    import lightning as L
+
+    logger = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    saved = logger.filters[:]
+    for f in saved:
+        logger.removeFilter(f)
+    try:
+        with caplog.at_level(logging.INFO, logger="lightning.pytorch.utilities.rank_zero"):
+            L.Trainer(logger=False, enable_checkpointing=False, enable_progress_bar=False)
+        assert any(str(r.msg).startswith("💡 Tip") for r in caplog.records)
+        caplog.clear()
+        runtime.no_advertising_tips()
+        with caplog.at_level(logging.INFO, logger="lightning.pytorch.utilities.rank_zero"):
+            L.Trainer(logger=False, enable_checkpointing=False, enable_progress_bar=False)
+        messages = [str(r.msg) for r in caplog.records]
+        assert messages and not any(m.startswith("💡 Tip") for m in messages)  # the other lines stay (GPU available: ...)
+    finally:
+        for f in logger.filters[:]:
+            logger.removeFilter(f)
+        for f in saved:
+            logger.addFilter(f)

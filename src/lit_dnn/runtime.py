@@ -59,11 +59,26 @@ def skip_final_collection() -> None:
     atexit.register(gc.freeze)
 
 
+class NoTips(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("💡 Tip")
+
+
+def no_advertising_tips() -> None:
+    """Lightning 2.6 logs "💡 Tip: ... try installing litlogger / litmodels" on every fit, advertising
+    its cloud products: two lines of every run's terminal and train.log that no user here can act on
+    (the README names the trackers this template supports). A filter on the logger that emits them."""
+    logger = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    if not any(isinstance(f, NoTips) for f in logger.filters):
+        logger.addFilter(NoTips())
+
+
 def prepare_process() -> None:
     one_copy_of_lightning_logs()
     no_nvml_cuda_check_without_gpu()
     quiet_leafspec_warning()
     no_worker_advice_for_in_memory_data()
+    no_advertising_tips()
     skip_final_collection()
 
 
