@@ -14,7 +14,7 @@ from lit_dnn.run_dir import write_json
 log = logging.getLogger(__name__)
 
 
-def hparams_of(cfg: DictConfig) -> dict[str, Any]:
+def hparams_of(cfg: DictConfig, git_commit: str | None = None) -> dict[str, Any]:
     """The values a person compares runs by, flattened for TensorBoard's HParams tab."""
     net, opt, data = cfg.model.net, cfg.model.optimizer, cfg.data
     return {
@@ -27,6 +27,7 @@ def hparams_of(cfg: DictConfig) -> dict[str, Any]:
         "data": data._target_.rsplit(".", 1)[-1] + (f"/{data.dataset}" if "dataset" in data else ""),
         "data/batch_size": data.batch_size,
         "seed": cfg.seed,
+        "git_commit": str(git_commit)[:12],
     }
 
 
@@ -40,16 +41,18 @@ def write_results(cfg: DictConfig, trainer: L.Trainer, metrics: dict[str, Any], 
     """``metrics.json`` first (a logger failing after it loses no result), the loggers' final
     hyperparameters, the closing lines; a resume files its own folder into the run."""
     write_json(output_dir / "metrics.json", metrics)  # first: a logger failing below loses no result
-    final = {k: metrics[k] for k in ("val/acc_best", "test/acc") if metrics.get(k) is not None}
+    headline = [k for k in dict.fromkeys((cfg.optimized_metric, "test/acc", "test/mae")) if metrics.get(k) is not None]
+    final = {k: metrics[k] for k in headline}
+    hparams = hparams_of(cfg, metrics.get("git_commit"))
     for logger in trainer.loggers:
         if isinstance(logger, TensorBoardLogger):  # its HParams tab sets these beside the run's settings
-            logger.log_hyperparams(hparams_of(cfg), final)
+            logger.log_hyperparams(hparams, final)
         else:  # CSVLogger and others take the settings alone (hparams.yaml)
-            logger.log_hyperparams(hparams_of(cfg))
+            logger.log_hyperparams(hparams)
         logger.save()
     log.info(
         "Run finished: %s\n  metrics:     %s\n  checkpoints: %s\n  tensorboard: tensorboard --logdir %s",
-        ", ".join(f"{k}={metrics[k]:.4f}" for k in ("val/acc_best", "test/acc") if metrics.get(k) is not None),
+        ", ".join(f"{k}={metrics[k]:.4f}" for k in headline),
         output_dir / "metrics.json",
         output_dir / "checkpoints",
         output_dir,

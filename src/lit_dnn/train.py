@@ -8,6 +8,7 @@ from typing import Any
 import hydra
 import lightning as L
 from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig
 
 from lit_dnn.callbacks.reproducible import EpochSeed, PreemptionCheckpoint
@@ -15,6 +16,7 @@ from lit_dnn.callbacks.summary import summary_text
 from lit_dnn.checkpoint import build_model, check_shapes, metadata, read_checkpoint
 from lit_dnn.cli import sigterm_stops
 from lit_dnn.config_checks import check_metric_names, check_train_config, instantiate, instantiate_all
+from lit_dnn.provenance import write_provenance
 from lit_dnn.results import stopped_while_writing, write_results
 from lit_dnn.resume import adopt_checkpoint_config, check_schedule, resume_folder
 from lit_dnn.run_dir import plain, resolve_ckpt_path
@@ -59,6 +61,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         check_train_config(cfg)
         check_schedule(resumed, cfg, ckpt_path)
         resume_folder(cfg, ckpt_path)
+    commit = write_provenance(Path(cfg.paths.output_dir), Path(cfg.paths.root_dir), write=rank_zero_only.rank == 0)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
 
     datamodule, model, trainer = build(cfg)
@@ -74,7 +77,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         # the best checkpoint, not the last weights; fast_dev_run and no-checkpoint runs test the weights in hand
         test_metrics = trainer.test(model, datamodule=datamodule, ckpt_path=best or None, weights_only=True)
         metrics.update({k: plain(v) for k, v in test_metrics[0].items()})
-    metrics.update(best_model_path=best, epochs_run=trainer.current_epoch, wall_time_s=round(time.perf_counter() - start, 3))
+    metrics.update(
+        best_model_path=best, epochs_run=trainer.current_epoch, wall_time_s=round(time.perf_counter() - start, 3), git_commit=commit
+    )
 
     output_dir = Path(cfg.paths.output_dir)
     if trainer.is_global_zero:
