@@ -52,6 +52,8 @@ BAD = [
     (["model.optimizer=sgd"], "model.optimizer='sgd' is not an optimizer config; choose one by its Keras name with optimizer=sgd"),
     (["+model.optimizer.weight_decay=-1"], "model.optimizer (torch.optim.Adam) refuses its arguments: Invalid weight_decay value: -1"),
     (["model.optimizer.lr=nan"], "model.optimizer.lr=nan must be a positive number"),
+    (["+model.net.num_classes=1"], "model.net.num_classes comes from the data and cannot be set; drop it (one sigmoid output"),
+    (["model.binary_output=tanh"], "model.binary_output='tanh' is not one of softmax, sigmoid."),
     (["model.optimizer.lr=inf"], "model.optimizer.lr=inf must be a positive number"),
     (["seed=-1"], "seed=-1 must be an integer from 0 to 2**32 - 1"),
     (["seed=4294967296"], "seed=4294967296 must be an integer from 0 to 2**32 - 1"),

@@ -50,3 +50,41 @@ def test_summary_only_prints_and_trains_nothing(tiny_data, tmp_path, capsys) -> 
     assert train(compose_cfg([*tiny_overrides(tiny_data), "summary_only=true"], tmp_path)) == {}
     assert "Total params: 101,770" in capsys.readouterr().out
     assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_sigmoid_binary_head_trains_predicts_and_exports(tmp_path) -> None:
+    """model.binary_output=sigmoid: one output unit, binary cross-entropy, the softmax head's metrics,
+    and [1 - p, p] from predict, eval and the exported file."""
+    import onnxruntime
+    import torch
+    from omegaconf import OmegaConf
+
+    from conftest import compose_cfg
+    from lit_dnn.checkpoint import load_model
+    from lit_dnn.export import export
+    from lit_dnn.train import train
+
+    fast = ["data=binary", "trainer.max_epochs=5", "callbacks.progress_bar=null", "+trainer.enable_progress_bar=false", "logger=csv"]
+    metrics = train(compose_cfg([*fast, "model.binary_output=sigmoid"], tmp_path / "sigmoid"))
+    softmax = train(compose_cfg(fast, tmp_path / "softmax"))
+    assert set(k for k in metrics if "/" in k) == set(k for k in softmax if "/" in k)  # acc, precision, recall, f1, auroc, loss
+    assert metrics["test/acc"] > 0.8 and metrics["test/auroc"] > 0.85
+    model, hp = load_model(metrics["best_model_path"])
+    assert model.net.layers[-1].out_features == 1 and hp["class_names"] == ["0", "1"]
+    x = torch.randn(7, 20)
+    p = model.predict_step(x, 0)
+    assert p.shape == (7, 2) and torch.allclose(p.sum(1), torch.ones(7))
+    assert torch.allclose(p[:, 1], model.net(x)[:, 0].sigmoid())
+    cfg = OmegaConf.create({"ckpt_path": metrics["best_model_path"], "format": "onnx", "paths": {"output_dir": str(tmp_path / "export")}})
+    path = export(cfg)
+    out = onnxruntime.InferenceSession(str(path)).run(None, {"input": x.numpy()})[0]
+    assert out.shape == (7, 2) and abs(out - p.detach().numpy()).max() < 1e-5
+
+
+def test_the_sigmoid_head_needs_two_classes(tiny_data, tmp_path) -> None:
+    from conftest import compose_cfg, tiny_overrides
+    from lit_dnn.errors import ConfigError
+    from lit_dnn.train import build
+
+    with pytest.raises(ConfigError, match=r"model.binary_output=sigmoid is for two classes; this data has 10 classes: drop it."):
+        build(compose_cfg([*tiny_overrides(tiny_data), "model.binary_output=sigmoid"], tmp_path))

@@ -65,9 +65,19 @@ def build_model(model_cfg: Any, datamodule: Any) -> Any:
             f"the data is a {datamodule.task} (data.target {getattr(datamodule, 'targets', '')}) but the model "
             f"is {plain['_target_'].rsplit('.', 1)[-1]}; add {fix} to the command (or set data.task)."
         )
+    outputs = len(datamodule.output_names)
+    if plain.get("binary_output") == "sigmoid":
+        if datamodule.task != "classification" or outputs != 2:
+            raise ConfigError(
+                f"model.binary_output=sigmoid is for two classes; this data has {outputs} "
+                f"{'classes' if datamodule.task == 'classification' else 'regression targets'}: drop it."
+            )
+        outputs = 1
+    if datamodule.task == "regression":
+        plain.pop("binary_output", None)
     return instantiate(
         plain,
-        net={"input_shape": list(datamodule.input_shape), "num_classes": len(datamodule.output_names)},
+        net={"input_shape": list(datamodule.input_shape), "num_classes": outputs},
         **datamodule.head(),
         _convert_="all",
     )
@@ -152,7 +162,8 @@ def net_from_hparams(hp: dict[str, Any], path: str | Path) -> MLP:
         )
     kwargs = {k: v for k, v in net.items() if k != "_target_"}
     try:  # MLP checks its own arguments (check_net_arguments)
-        return MLP(input_shape=tuple(shape), num_classes=len(classes), **kwargs)
+        outputs = 1 if hp["model"].get("binary_output") == "sigmoid" and len(classes) == 2 else len(classes)
+        return MLP(input_shape=tuple(shape), num_classes=outputs, **kwargs)
     except (ValueError, TypeError) as err:
         raise CheckpointError(f"{path} has model.net settings MLP refuses ({err}); pass a .ckpt written by train.py.") from err
 
@@ -197,7 +208,7 @@ def load_model(path: str | Path) -> tuple[Any, dict[str, Any]]:
             )
         model = Regressor(net, target_names=hp["target_names"], target_mean=stats[0], target_std=stats[1], loss=loss)
     else:
-        model = Classifier(net, class_names=hp["class_names"])
+        model = Classifier(net, class_names=hp["class_names"], binary_output=hp["model"].get("binary_output", "softmax"))
     check_shapes(checkpoint, model, path)
     model.load_state_dict(checkpoint["state_dict"])
     return model.eval(), hp

@@ -34,6 +34,14 @@ def _positive_int(key: str, value: Any) -> None:
 
 def check_model(model: DictConfig) -> None:
     net = model.get("net", {})
+    for key in ("num_classes", "input_shape"):
+        if key in net:
+            raise ConfigError(
+                f"model.net.{key} comes from the data and cannot be set; drop it (one sigmoid output for two classes: "
+                f"model.binary_output=sigmoid)."
+            )
+    if model.get("binary_output", "softmax") not in ("softmax", "sigmoid"):
+        raise ConfigError(f"model.binary_output={model.get('binary_output')!r} is not one of softmax, sigmoid.")
     check_net_arguments(net.get("hidden_dims", []), net.get("dropout", 0.0), net.get("activation", "relu"), net.get("init", "torch"))
     optimizer = model.get("optimizer", {})
     if not isinstance(optimizer, DictConfig):

@@ -16,14 +16,20 @@ FORMATS = {"onnx": "model.onnx", "torchscript": "model.pt"}
 
 
 class WithSoftmax(nn.Module):
-    """The network followed by softmax: the exported file returns probabilities."""
+    """The network followed by softmax (one sigmoid unit: [1 - p, p]): the exported file returns
+    the probability of every class."""
 
     def __init__(self, net: nn.Module) -> None:
         super().__init__()
         self.net = net
+        self.sigmoid = net.layers[-1].out_features == 1
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x).softmax(dim=1)
+        out = self.net(x)
+        if self.sigmoid:
+            p = out.sigmoid()
+            return torch.cat([1 - p, p], dim=1)
+        return out.softmax(dim=1)
 
 
 class TableModel(nn.Module):
@@ -42,7 +48,12 @@ class TableModel(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.net((x - self.mean) / self.std)
-        return out * self.target_std + self.target_mean if self.regression else out.softmax(dim=1)
+        if self.regression:
+            return out * self.target_std + self.target_mean
+        if out.shape[1] == 1:  # one sigmoid unit
+            p = out.sigmoid()
+            return torch.cat([1 - p, p], dim=1)
+        return out.softmax(dim=1)
 
 
 def export(cfg: DictConfig) -> Path:

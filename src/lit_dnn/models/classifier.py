@@ -54,11 +54,17 @@ class Classifier(DenseModule):
         class_names: list[str] | None = None,
         gradient_clip_val: float | None = None,
         loss: str = "cross_entropy",
+        binary_output: str = "softmax",
     ) -> None:
         super().__init__(net, optimizer, scheduler, scheduler_interval, gradient_clip_val)
         if loss != "cross_entropy":
             raise ConfigError(f"task.loss={loss!r}: a classifier trains with cross_entropy; mse, mae and huber are for task=regression.")
-        num_classes = net.layers[-1].out_features
+        # one sigmoid unit (binary_output=sigmoid) scores class 1 of two; otherwise one logit per class
+        self.sigmoid = net.layers[-1].out_features == 1
+        if self.sigmoid != (binary_output == "sigmoid"):
+            needs = "one output" if binary_output == "sigmoid" else "one output per class"
+            raise ConfigError(f"model.binary_output={binary_output!r} needs a network with {needs}.")
+        num_classes = 2 if self.sigmoid else net.layers[-1].out_features
         self.class_names = class_names or [str(i) for i in range(num_classes)]
         self.binary = num_classes == 2
         self.register_buffer("train_correct", torch.zeros((), dtype=torch.float64), persistent=False)
@@ -78,10 +84,24 @@ class Classifier(DenseModule):
             + [f"test/acc_per_class/{name}" for name in self.class_names]
         )
 
+    def loss_and_predictions(self, logits: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The loss (cross-entropy, or binary cross-entropy of one sigmoid unit) and the predicted classes."""
+        if self.sigmoid:
+            logit = logits[:, 0]
+            return F.binary_cross_entropy_with_logits(logit, y.to(logit.dtype)), (logit > 0).long()
+        return F.cross_entropy(logits, y), logits.argmax(1)
+
+    def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
+        """Class probabilities (N, classes): softmax, or [1 - p, p] of the sigmoid unit."""
+        if self.sigmoid:
+            p = logits[:, 0].sigmoid()
+            return torch.stack([1 - p, p], dim=1)
+        return logits.softmax(dim=1)
+
     def training_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        logits = self.net(x)
-        self.train_correct.add_(logits.argmax(1).eq(y).sum())
-        return F.cross_entropy(logits, y)
+        loss, preds = self.loss_and_predictions(self.net(x), y)
+        self.train_correct.add_(preds.eq(y).sum())
+        return loss
 
     def train_sums(self) -> dict[str, torch.Tensor]:
         return {"acc": self.train_correct}
@@ -89,9 +109,9 @@ class Classifier(DenseModule):
     def _eval_step(self, stage: str, batch: tuple[torch.Tensor, torch.Tensor]) -> dict[str, torch.Tensor]:
         x, y = batch
         logits = self.net(x)
-        self.losses[stage].update(F.cross_entropy(logits, y), len(y))
-        preds = logits.argmax(dim=1)
-        scores = logits.softmax(dim=1)[:, 1] if self.binary else logits
+        loss, preds = self.loss_and_predictions(logits, y)
+        self.losses[stage].update(loss, len(y))
+        scores = self.probabilities(logits)[:, 1] if self.binary else logits
         self.metrics[stage].update(scores, y)
         self.confusion[stage].update(preds, y)
         return {"preds": preds}
@@ -126,4 +146,4 @@ class Classifier(DenseModule):
 
     def predict_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         x = batch[0] if isinstance(batch, (tuple, list)) else batch
-        return self.net(x).softmax(dim=1)
+        return self.probabilities(self.net(x))
