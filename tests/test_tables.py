@@ -292,3 +292,21 @@ def test_the_korean_guides_commands_compose() -> None:
         args = ["data.fold=0" if a.startswith("data.fold=") else a for a in args]
         cfg = compose_cfg([a.replace("<", "").replace(">", "") for a in args], Path("/tmp/unused"))
         assert cfg.trainer.max_epochs >= 1, line
+
+
+def test_tsv_a_separate_test_file_and_refused_text_columns(tmp_path: Path) -> None:
+    table = write_table(tmp_path / "animals.csv")
+    lines = table.read_text().splitlines()
+    (tmp_path / "train.tsv").write_text("\n".join(line.replace(",", "\t") for line in lines[:201]) + "\n")
+    (tmp_path / "test.csv").write_text("\n".join([lines[0], *lines[201:]]) + "\n")
+    dm = TableDataModule(str(tmp_path / "train.tsv"), "label", task="classification", test_path=str(tmp_path / "test.csv"))
+    dm.setup()
+    assert {k: len(v[0]) for k, v in dm.splits.items()} == {"train": 160, "val": 40, "test": 100}
+    assert dm.input_columns == ["x1", "x2", "city=Busan", "city=Seoul"]
+    refuse = TableDataModule(str(table), "label", task="classification", categorical="refuse")
+    with pytest.raises(DataError, match=r"animals.csv has text columns city; drop them from data.features or pass data.categorical"):
+        refuse.setup()
+    few = TableDataModule(str(tmp_path / "train.tsv"), "label", task="classification", folds=5)
+    (tmp_path / "train.tsv").write_text("\n".join(line.replace(",", "\t") for line in lines[:8]) + "\n")
+    with pytest.raises(DataError, match=r"train.tsv has 7 rows, too few for data.folds=5; use fewer folds."):
+        few.setup()
