@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-from lightning.pytorch.loggers import TensorBoardLogger
+from lightning.pytorch.loggers import MLFlowLogger, TensorBoardLogger
 from omegaconf import DictConfig
 
 from lit_dnn.resume import file_resume_record
@@ -49,6 +49,10 @@ def write_results(cfg: DictConfig, trainer: L.Trainer, metrics: dict[str, Any], 
             logger.log_hyperparams(hparams, final)
         else:  # CSVLogger and others take the settings alone (hparams.yaml)
             logger.log_hyperparams(hparams)
+        if isinstance(logger, MLFlowLogger):  # the run's files a person reads: figures, reports, metrics
+            for path in sorted(output_dir.iterdir()):
+                if path.suffix in (".png", ".json", ".md", ".csv") and path.is_file():
+                    logger.experiment.log_artifact(logger.run_id, str(path))
         logger.save()
     log.info(
         "Run finished: %s\n  metrics:     %s\n  checkpoints: %s\n  tensorboard: tensorboard --logdir %s",
