@@ -8,7 +8,6 @@ from typing import Any
 import hydra
 import lightning as L
 from lightning.pytorch.callbacks import ModelCheckpoint
-from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig
 
 from lit_dnn.callbacks.reproducible import EpochSeed, PreemptionCheckpoint
@@ -61,10 +60,11 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         check_train_config(cfg)
         check_schedule(resumed, cfg, ckpt_path)
         resume_folder(cfg, ckpt_path)
-    commit = write_provenance(Path(cfg.paths.output_dir), Path(cfg.paths.root_dir), write=rank_zero_only.rank == 0)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
 
     datamodule, model, trainer = build(cfg)
+    # after the last config check: a command refused in one sentence leaves no run folder behind
+    commit = write_provenance(Path(cfg.paths.output_dir), Path(cfg.paths.root_dir), write=trainer.is_global_zero)
     if ckpt_path is not None:
         check_shapes(resumed, model, ckpt_path)
     trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
