@@ -34,6 +34,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--val-size", type=int, default=5000)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="where data and model live")
     args = parser.parse_args()
     start = time.perf_counter()
     torch.manual_seed(args.seed)
@@ -46,14 +47,16 @@ def main() -> None:
     def scale(images: torch.Tensor) -> torch.Tensor:
         return (images.float() / 255 - 0.1307) / 0.3081
 
+    device = torch.device(args.device)  # the data moves there once, as the template's datamodules do
+    x, y, test_x, test_y = x.to(device), y.to(device), test_x.to(device), test_y.to(device)
     train_x, train_y, val_x, val_y = x[train_idx], y[train_idx], scale(x[val_idx]), y[val_idx]
-    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 128), nn.ReLU(), nn.Dropout(0.2), nn.Linear(128, 10))
+    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 128), nn.ReLU(), nn.Dropout(0.2), nn.Linear(128, 10)).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
     steps_per_epoch = -(-len(train_x) // args.batch_size)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=5e-3, total_steps=steps_per_epoch * args.epochs)
     for epoch in range(args.epochs):
         model.train()
-        for idx in torch.randperm(len(train_x)).split(args.batch_size):
+        for idx in torch.randperm(len(train_x), device=device).split(args.batch_size):
             loss = F.cross_entropy(model(scale(train_x[idx])), train_y[idx])
             optimizer.zero_grad()
             loss.backward()

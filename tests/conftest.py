@@ -15,6 +15,8 @@ from lit_dnn.data.idx import write_idx
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("PROJECT_ROOT", str(ROOT))
 REAL_DATA = Path(os.environ.get("DATA_DIR", ROOT.parent / "shared" / "datasets")).resolve()
+# The accelerator the suite's runs train on: cpu (CI), or gpu to run the same tests on a GPU machine
+ACCELERATOR = os.environ.get("LIT_DNN_TEST_ACCELERATOR", "cpu")
 
 
 def make_images(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -68,7 +70,7 @@ def tiny_overrides(data_dir: Path) -> list[str]:
         "trainer.max_epochs=2",
         "callbacks.progress_bar=null",
         "+trainer.enable_progress_bar=false",
-        "trainer.accelerator=cpu",
+        f"trainer.accelerator={ACCELERATOR}",
     ]
 
 

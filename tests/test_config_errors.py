@@ -66,7 +66,10 @@ BAD = [
     (["optimized_metric=val/accuracy"], "optimized_metric='val/accuracy' is not a metric this run logs"),
     (["trainer.check_val_every_n_epoch=0"], "trainer.check_val_every_n_epoch=0 must be a positive integer"),
     (["trainer.precision=8"], "trainer.precision=8 is not one of 32, 32-true"),
-    (["trainer.precision=16"], "trainer.precision=16 needs a GPU (on the CPU Lightning would silently use bf16)"),
+    (
+        ["trainer.precision=16", "trainer.accelerator=cpu"],
+        "trainer.precision=16 needs a GPU (on the CPU Lightning would silently use bf16)",
+    ),
     (["trainer.devices=0"], "trainer.devices=0 must be a positive count, -1 (all) or auto"),
     (["model.scheduler.peak_factor=0"], "model.scheduler.peak_factor=0 must be a positive number"),
     (["model.scheduler.peak_factor=-1"], "model.scheduler.peak_factor=-1 must be a positive number"),

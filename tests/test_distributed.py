@@ -1,6 +1,7 @@
 """trainer=ddp_sim for real: two gloo processes on the CPU."""
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,7 @@ def run_ddp(tmp_path: Path, data_args: list[str]) -> tuple[Path, dict]:
             "callbacks.progress_bar=null",
             "+trainer.enable_progress_bar=false",
         ],
-        env={"PYTHONPATH": str(ROOT / "tests")},
+        env={"PYTHONPATH": os.pathsep.join([str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")])},
     )
     assert result.returncode == 0, result.stderr[-3000:]
     runs = list((logs / "train" / "runs").iterdir())

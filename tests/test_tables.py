@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import REAL_DATA, compose_cfg, run_script
+from conftest import ACCELERATOR, REAL_DATA, compose_cfg, run_script
 from lit_dnn.data.table import TableDataModule
 from lit_dnn.errors import ConfigError, DataError
 from lit_dnn.sweep_summary import fold_statistics
 from lit_dnn.train import train
 
-FAST = ["callbacks.progress_bar=null", "+trainer.enable_progress_bar=false", "trainer.accelerator=cpu", "logger=csv"]
+FAST = ["callbacks.progress_bar=null", "+trainer.enable_progress_bar=false", f"trainer.accelerator={ACCELERATOR}", "logger=csv"]
 
 
 def write_table(path: Path, n: int = 300, seed: int = 0, regression: bool = False) -> Path:
