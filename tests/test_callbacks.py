@@ -71,7 +71,7 @@ def test_scalars_hparams_and_per_class_accuracy(mnist_run: tuple[Path, dict]) ->
     run, metrics = mnist_run
     acc = events(run)
     scalars = set(acc.Tags()["scalars"])
-    for tag in ("train/loss", "train/acc", "val/loss", "val/acc", "val/acc_best", "test/loss", "test/acc", "lr-Adam"):
+    for tag in ("train/loss", "train/acc", "val/loss", "val/acc", "val/acc_best", "test/loss", "test/acc", "lr-AdamW"):
         assert tag in scalars, tag
     assert {f"test/acc_per_class/{d}" for d in range(10)} <= scalars
     per_class = [acc.Scalars(f"test/acc_per_class/{d}")[0].value for d in range(10)]
@@ -133,7 +133,7 @@ def test_epoch_line_uses_keras_names_train_first() -> None:
         "val/acc_best": 0.97,
         "train/loss": 0.25,
         "val/loss": 0.1,
-        "lr-Adam": 1e-3,
+        "lr-AdamW": 1e-3,
         "test/acc_per_class/0": 1.0,
     }
     assert epoch_line(metrics) == "acc 0.9500 - loss 0.2500 - val_acc 0.9700 - val_loss 0.1000"

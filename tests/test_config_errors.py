@@ -50,7 +50,7 @@ BAD = [
     (["seed=abc"], "seed='abc' must be an integer"),
     (["ckpt_path=/no/such/file.ckpt"], "ckpt_path=/no/such/file.ckpt does not exist"),
     (["model.optimizer=sgd"], "model.optimizer='sgd' is not an optimizer config; choose one by its Keras name with optimizer=sgd"),
-    (["+model.optimizer.weight_decay=-1"], "model.optimizer (torch.optim.Adam) refuses its arguments: Invalid weight_decay value: -1"),
+    (["model.optimizer.weight_decay=-1"], "model.optimizer (torch.optim.AdamW) refuses its arguments: Invalid weight_decay value: -1"),
     (["model.optimizer.lr=nan"], "model.optimizer.lr=nan must be a positive number"),
     (["+model.net.num_classes=1"], "model.net.num_classes comes from the data and cannot be set; drop it (one sigmoid output"),
     (["model.binary_output=tanh"], "model.binary_output='tanh' is not one of softmax, sigmoid."),

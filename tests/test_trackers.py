@@ -19,7 +19,7 @@ def test_mlflow_gets_metrics_settings_and_figures(tmp_path: Path) -> None:
     assert run.data.metrics["test/acc"] == metrics["test/acc"] and run.data.metrics["val/acc_best"] == metrics["val/acc_best"]
     steps = [m.step for m in client.get_metric_history(run.info.run_id, "val/acc")]
     assert len(steps) == 2 and steps[0] < steps[1]  # one value per epoch
-    assert run.data.params["optimizer"] == "Adam" and run.data.params["git_commit"] == str(metrics["git_commit"])[:12]
+    assert run.data.params["optimizer"] == "AdamW" and run.data.params["git_commit"] == str(metrics["git_commit"])[:12]
     files = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"metrics.json", "provenance.json", "loss.png", "classification_report.md"} <= files
     images = {a.path for a in client.list_artifacts(run.info.run_id, "val/confusion_matrix")}
