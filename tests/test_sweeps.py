@@ -1,6 +1,7 @@
 """Sweeps run the way a user runs them: the real command in a subprocess, synthetic binary data."""
 
 import csv
+import json
 import signal
 import subprocess
 import sys
@@ -138,3 +139,34 @@ def test_slurm_launcher_config_composes() -> None:
     with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
         cfg = compose("train", overrides=["hydra/launcher=slurm"], return_hydra_config=True)
     assert cfg.hydra.launcher._target_.endswith("SlurmLauncher") and cfg.hydra.launcher.gpus_per_node == 1
+
+
+def test_median_pruner_stops_trials_and_the_study_and_summary_say_so(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    pruned_run = ["hydra.sweeper.pruner=median", "hydra.sweeper.n_trials=8", "trainer.max_epochs=6"]
+    result = subprocess.run(optuna_command(logs, *pruned_run), cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    trials = study(logs).trials
+    pruned = [t for t in trials if t.state == optuna.trial.TrialState.PRUNED]
+    complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(trials) == 8 and pruned and len(pruned) + len(complete) == 8
+    for trial in complete:  # every epoch of every trial reached the study, from the job's own process
+        assert sorted(trial.intermediate_values) == [1, 2, 3, 4, 5, 6]
+    sweep = logs / "train" / "optuna" / "binary_optuna"
+    summary = (sweep / "summary.md").read_text()
+    for trial in pruned:
+        last = max(trial.intermediate_values)
+        assert 2 <= last < 6  # the median pruner waits 2 epochs; a pruned trial stops before the end
+        metrics = json.loads((sweep / f"trial_{trial.number:04d}" / "metrics.json").read_text())
+        assert metrics["pruned_at_epoch"] == last == metrics["epochs_run"] and "test/acc" not in metrics
+        assert f"| trial_{trial.number:04d} |" in summary
+        assert f"pruned at epoch {last}" in summary.split(f"| trial_{trial.number:04d} |")[1].splitlines()[0]
+    assert "+optuna_trial" not in summary
+
+
+def test_unknown_pruner_is_one_sentence(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    result = subprocess.run(optuna_command(logs, "hydra.sweeper.pruner=mean"), cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == "Error: hydra.sweeper.pruner=mean is not one of median, hyperband or null."
+    assert not list(logs.glob("train/optuna/*/trial_*"))

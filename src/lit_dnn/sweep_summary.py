@@ -18,11 +18,12 @@ def job_rows(sweep_dir: Path, metric: str) -> list[dict[str, Any]]:
     rows = []
     for overrides_file in sorted(sweep_dir.glob("*/.hydra/overrides.yaml")):
         job = overrides_file.parent.parent
-        overrides = [o for o in OmegaConf.load(overrides_file) if not o.startswith("hydra.")]
+        overrides = [o for o in OmegaConf.load(overrides_file) if not o.startswith(("hydra.", "+optuna_trial="))]
         row: dict[str, Any] = {"job": job.name, "overrides": " ".join(overrides)}
         if (job / "metrics.json").exists():
             metrics = json.loads((job / "metrics.json").read_text())
-            row.update(status="ok", wall_time_s=metrics.get("wall_time_s"), epochs=metrics.get("epochs_run"))
+            status = f"pruned at epoch {metrics['pruned_at_epoch']}" if metrics.get("pruned_at_epoch") else "ok"
+            row.update(status=status, wall_time_s=metrics.get("wall_time_s"), epochs=metrics.get("epochs_run"))
             row.update({k: v for k, v in metrics.items() if "/" in k and "per_class" not in k and isinstance(v, (int, float))})
         elif (job / "error.json").exists():
             error = json.loads((job / "error.json").read_text())

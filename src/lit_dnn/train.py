@@ -62,7 +62,12 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         resume_folder(cfg, ckpt_path)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
 
-    datamodule, model, trainer = build(cfg)
+    pruning = []
+    if cfg.get("optuna_trial") is not None:  # a job of an Optuna sweep with a pruner (imports Optuna only then)
+        from lit_dnn.callbacks.pruning import trial_pruning
+
+        pruning = trial_pruning(cfg)
+    datamodule, model, trainer = build(cfg, extra_callbacks=pruning)
     # after the last config check: a command refused in one sentence leaves no run folder behind
     commit = write_provenance(Path(cfg.paths.output_dir), Path(cfg.paths.root_dir), write=trainer.is_global_zero)
     if ckpt_path is not None:
@@ -73,7 +78,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     metrics: dict[str, Any] = {**model.restored_fit_metrics, **{k: plain(v) for k, v in trainer.callback_metrics.items()}}
     checkpoint = next((c for c in trainer.checkpoint_callbacks if isinstance(c, ModelCheckpoint) and c.monitor), None)
     best = checkpoint.best_model_path if checkpoint is not None else ""
-    if cfg.get("test"):
+    pruned_at = pruning[0].pruned_at_epoch if pruning else None
+    if pruned_at is not None:
+        metrics["pruned_at_epoch"] = pruned_at  # the sweeper tells Optuna; a pruned trial is not tested
+    elif cfg.get("test"):
         # the best checkpoint, not the last weights; fast_dev_run and no-checkpoint runs test the weights in hand
         test_metrics = trainer.test(model, datamodule=datamodule, ckpt_path=best or None, weights_only=True)
         metrics.update({k: plain(v) for k, v in test_metrics[0].items()})

@@ -19,6 +19,9 @@ class LitOptunaSweeperConf:
     # trials asked for at once and handed to the launcher together (joblib runs them in parallel)
     n_jobs: int = 1
     sampler: dict[str, Any] = field(default_factory=lambda: {"name": "tpe", "seed": None})
+    # stop unpromising trials early: median (below the median of earlier trials at the same epoch,
+    # after 3 trials and 2 epochs) | hyperband | null (every trial trains its epochs out)
+    pruner: str | None = None
     # key: Hydra sweep syntax, e.g. tag(log, interval(1e-4, 1e-2)), choice([128], [256,128]), range(1, 4)
     params: dict[str, str] = field(default_factory=dict)
 

@@ -10,6 +10,7 @@ at each start, and importing those two would slow every ``python train.py``.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -33,6 +34,32 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 SAMPLERS = {"tpe": "TPESampler", "random": "RandomSampler"}  # names in optuna.samplers
+PRUNERS = ("median", "hyperband")
+
+
+def make_pruner(name: str | None) -> optuna.pruners.BasePruner:
+    """The study's pruner by name; the sweeper and each trial's job build the same one."""
+    import optuna
+
+    if name is None:
+        return optuna.pruners.NopPruner()
+    if name == "median":  # an epoch's value below the median of earlier trials' at that epoch
+        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=2)
+    if name == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=1, reduction_factor=3)
+    raise ValueError(f"hydra.sweeper.pruner={name} is not one of {', '.join(PRUNERS)} or null.")
+
+
+def storage_url(sweep_dir: str | Path, storage: str | None) -> str:
+    """The study's storage: ``storage`` when given, else SQLite in the sweep folder."""
+    return storage or f"sqlite:///{Path(sweep_dir).resolve()}/optuna.db"
+
+
+def open_storage(url: str) -> optuna.storages.RDBStorage:
+    import optuna
+
+    engine = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
+    return optuna.storages.RDBStorage(url, engine_kwargs=engine)
 
 
 def pid_alive(pid: int) -> bool:
@@ -76,10 +103,12 @@ class LitOptunaSweeper(Sweeper):
         n_jobs: int,
         sampler: dict[str, Any],
         params: dict[str, str],
+        pruner: str | None = None,
     ) -> None:
         self.study_name, self.storage, self.direction = study_name, storage, direction
         self.n_trials, self.n_jobs = n_trials, n_jobs
         self.sampler_conf = dict(sampler)
+        self.pruner = pruner
         self.space = search_space(dict(params or {}))
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
 
@@ -93,12 +122,13 @@ class LitOptunaSweeper(Sweeper):
 
         sweep_dir = Path(self.config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
-        url = self.storage or f"sqlite:///{sweep_dir.resolve()}/optuna.db"
-        engine = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
+        url = storage_url(sweep_dir, self.storage)
+        pruner = make_pruner(self.pruner)
         for attempt in range(5):
             try:  # two workers starting together race to create the schema; the loser retries
-                storage = optuna.storages.RDBStorage(url, engine_kwargs=engine)
-                return optuna.create_study(study_name=self.study_name, storage=storage, direction=self.direction, load_if_exists=True)
+                return optuna.create_study(
+                    study_name=self.study_name, storage=open_storage(url), direction=self.direction, pruner=pruner, load_if_exists=True
+                )
             except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.OperationalError):
                 if attempt == 4:
                     raise
@@ -146,6 +176,11 @@ class LitOptunaSweeper(Sweeper):
         import optuna
 
         self.check_config()
+        try:
+            make_pruner(self.pruner)
+        except ValueError as err:
+            print(f"Error: {err}", file=sys.stderr)
+            sys.exit(2)
         study = self._study()
         self.fail_abandoned_trials(study)
         study.sampler = self.sampler(len(study.trials))
@@ -162,14 +197,23 @@ class LitOptunaSweeper(Sweeper):
             trials = [study.ask() for _ in range(min(self.n_jobs, self.n_trials - done))]
             for trial in trials:  # which process ran it: useful when several machines share a study
                 trial.set_user_attr("worker", self.worker)
+            # with a pruner, each job reports its epochs to its trial (lit_dnn.callbacks.pruning)
             batch = [
-                fixed + [f"{k}={suggest(t, k, o)}" for k, o in self.space.items()] + [f"hydra.sweep.subdir=trial_{t.number:04d}"]
+                fixed
+                + [f"{k}={suggest(t, k, o)}" for k, o in self.space.items()]
+                + [f"hydra.sweep.subdir=trial_{t.number:04d}"]
+                + ([f"+optuna_trial={t.number}"] if self.pruner else [])
                 for t in trials
             ]
             results = self.launcher.launch(batch, initial_job_idx=trials[0].number)
             for trial, result in zip(trials, results):
                 value = result.return_value if result.status.name == "COMPLETED" else None
-                if isinstance(value, (int, float)) and math.isfinite(value):
+                metrics_file = Path(self.config.hydra.sweep.dir) / f"trial_{trial.number:04d}" / "metrics.json"
+                pruned_at = json.loads(metrics_file.read_text()).get("pruned_at_epoch") if metrics_file.exists() else None
+                if pruned_at:
+                    study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+                    log.info("Trial %d: pruned after epoch %d", trial.number, pruned_at)
+                elif isinstance(value, (int, float)) and math.isfinite(value):
                     study.tell(trial, float(value))
                     log.info("Trial %d: %s = %.4f", trial.number, self.config.get("optimized_metric"), value)
                 else:
