@@ -61,6 +61,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         check_schedule(resumed, cfg, ckpt_path)
         resume_folder(cfg, ckpt_path)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
+    if cfg.get("lr_find"):  # tune=lr_find: the learning-rate range test instead of a run
+        from lit_dnn.lr_find import lr_find
+
+        return lr_find(cfg, build)
 
     pruning = []
     if cfg.get("optuna_trial") is not None:  # a job of an Optuna sweep with a pruner (imports Optuna only then)

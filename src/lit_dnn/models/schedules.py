@@ -1,7 +1,7 @@
 """Learning-rate schedules that follow the optimizer's own ``lr``."""
 
 from torch.optim import Optimizer
-from torch.optim.lr_scheduler import OneCycleLR
+from torch.optim.lr_scheduler import LRScheduler, OneCycleLR
 
 from lit_dnn.errors import ConfigError
 
@@ -34,3 +34,18 @@ class OneCycleFromLR(OneCycleLR):
             )
         cycle = has_momentum if cycle_momentum is None else cycle_momentum
         super().__init__(optimizer, max_lr=peaks, total_steps=total_steps, cycle_momentum=cycle, **kwargs)
+
+
+class LRRangeTest(LRScheduler):
+    """The learning-rate range test's schedule (``tune=lr_find``): from ``min_lr`` to ``max_lr``
+    in equal ratios over ``num_steps`` optimiser steps, whatever the optimizer's own ``lr``."""
+
+    def __init__(self, optimizer: Optimizer, num_steps: int = 100, min_lr: float = 1e-6, max_lr: float = 1.0) -> None:
+        if not 0 < min_lr < max_lr or num_steps < 2:
+            raise ConfigError(f"lr_find needs 0 < min_lr < max_lr and num_steps >= 2; got {min_lr}, {max_lr}, {num_steps}.")
+        self.num_steps, self.min_lr, self.max_lr = num_steps, min_lr, max_lr
+        super().__init__(optimizer)
+
+    def get_lr(self) -> list[float]:
+        t = min(self.last_epoch, self.num_steps - 1) / (self.num_steps - 1)
+        return [self.min_lr * (self.max_lr / self.min_lr) ** t for _ in self.optimizer.param_groups]
