@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 from sklearn.metrics import precision_recall_fscore_support
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -97,8 +98,9 @@ def test_misclassified_png_holds_the_tensorboard_image(mnist_run: tuple[Path, di
     logged = events(run).Images("test/misclassified")[0].encoded_image_string
     tensorboard = np.array(Image.open(io.BytesIO(logged)).convert("RGB"))
     png = np.array(Image.open(run / "misclassified.png").convert("RGB"))
-    assert tensorboard.shape == png.shape == (190 * rows + 40, 160 * cols, 3) and (tensorboard == png).all()
-    assert (png < 128).all(axis=2).mean() > 0.05  # dark pixels of the digits, not a blank canvas
+    assert tensorboard.shape == png.shape and (tensorboard == png).all()
+    assert png.shape[1] == 160 * cols and 200 * rows < png.shape[0] < 260 * rows + 60
+    assert (png < 128).all(axis=2).mean() > 0.05  # the black background of the original pixels, not a blank canvas
 
 
 def test_classification_report_agrees_with_counts(mnist_run: tuple[Path, dict]) -> None:
@@ -173,3 +175,20 @@ def test_progress_bar_counts_batches_and_keeps_one_line_per_epoch(
         ), line
     loss = float(lines[-1].split("- loss ")[1].split()[0])
     assert loss == pytest.approx(float(trainer.callback_metrics["train/loss"]), abs=1e-4)
+
+
+def test_misclassified_tiles_show_the_original_pixels_and_both_classes() -> None:
+    from lit_dnn.callbacks.plots import examples_figure, to_rgb
+    from lit_dnn.data.normalization import Normalization
+
+    raw = torch.zeros(2, 28, 28, dtype=torch.uint8)
+    raw[1] = 255  # one black image, one white one
+    normalization = Normalization(1 / 255, 0.2860, 0.3530)
+    back = normalization.invert(normalization(raw))
+    assert torch.allclose(back, raw.float(), atol=1e-3)  # what the grid shows is what the file holds
+    fig = examples_figure(back.numpy(), ["Coat", "Bag"], ["Shirt", "Sandal"], "misclassified", value_range=(0, 255))
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert texts == ["true Coat", "predicted Shirt", "true Bag", "predicted Sandal"]
+    rgb = to_rgb(fig)
+    dark = (rgb < 10).all(axis=2).sum()  # the black tile: 0 stays black, not stretched or standardised
+    assert dark > 0.02 * rgb.shape[0] * rgb.shape[1]

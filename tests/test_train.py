@@ -217,7 +217,7 @@ def test_gradient_clipping_bounds_every_update(tiny_data: Path, tmp_path: Path) 
         [
             *tiny_overrides(tiny_data),
             "model.gradient_clip_val=1e-6",
-            "model.optimizer._target_=torch.optim.SGD",
+            "optimizer=sgd",
             "~model.optimizer.fused",
             "model.optimizer.lr=0.1",
             "model.scheduler=null",

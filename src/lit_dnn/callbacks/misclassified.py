@@ -1,4 +1,4 @@
-"""A grid of misclassified test images (true → predicted) in TensorBoard and the run folder."""
+"""A grid of misclassified test images (true and predicted class) in TensorBoard and the run folder."""
 
 from pathlib import Path
 from typing import Any
@@ -34,12 +34,17 @@ class MisclassifiedExamples(L.Callback):
         if not self.examples or not trainer.is_global_zero:
             return
         names = pl_module.class_names
-        images = torch.stack([e[0] for e in self.examples]).numpy()
+        images = torch.stack([e[0] for e in self.examples])
+        normalization = getattr(trainer.datamodule, "normalization", None)
+        pixels = normalization is not None and normalization.scale == 1 / 255
+        if pixels:  # the original pixels, as the dataset's files hold them (0 black, 255 white)
+            images = normalization.invert(images)
         fig = examples_figure(
-            images,
+            images.numpy(),
             [names[e[1]] for e in self.examples],
             [names[e[2]] for e in self.examples],
             f"misclassified test images (first {len(self.examples)})",
+            value_range=(0, 255) if pixels else None,
         )
         rgb = to_rgb(fig)
         log_image(trainer, "test/misclassified", rgb, trainer.current_epoch)

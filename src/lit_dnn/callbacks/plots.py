@@ -15,20 +15,23 @@ class ConfusionFigure:
 
     Built once and redrawn with each epoch's counts: building the axes and 100 labels took as
     long as drawing them. One panel: a second (normalised) one doubled the drawing time.
+    Sized for TensorBoard, which shows an image at its card's width (about 500 pixels): a small
+    figure with large type, so the counts stay readable there.
     """
 
     def __init__(self, class_names: list[str], title: str) -> None:
         n = len(class_names)
-        size = max(4.0, 0.45 * n + 2.5)
-        self.fig = Figure(figsize=(size + 1.5, size), dpi=100)
-        self.fig.subplots_adjust(left=0.15, right=0.9, bottom=0.17, top=0.93)  # room for long class names
+        size = max(3.5, 0.3 * n + 2.0)
+        self.fig = Figure(figsize=(size + 1.2, size), dpi=100)
+        self.fig.subplots_adjust(left=0.2, right=0.9, bottom=0.2, top=0.92)  # room for long class names
         ax = self.fig.subplots()
         self.image = ax.imshow(np.zeros((n, n)), cmap="Blues", vmin=0, vmax=1)
         ax.set(xticks=range(n), yticks=range(n), xlabel="predicted", ylabel="true", title=title)
         ax.set_xticklabels(class_names, rotation=45 if max(map(len, class_names)) > 2 else 0, ha="right")
         ax.set_yticklabels(class_names)
         self.fig.colorbar(self.image, ax=ax, fraction=0.046, pad=0.04, label="share of the true class")
-        self.texts = [[ax.text(j, i, "", ha="center", va="center", fontsize=7 if n > 5 else 9) for j in range(n)] for i in range(n)]
+        fontsize = 13 if n <= 10 else max(5, 130 // n)
+        self.texts = [[ax.text(j, i, "", ha="center", va="center", fontsize=fontsize) for j in range(n)] for i in range(n)]
 
     def draw(self, counts: np.ndarray) -> np.ndarray:
         """The figure with these counts, as (height, width, 3) pixels."""
@@ -41,8 +44,11 @@ class ConfusionFigure:
         return to_rgb(self.fig)
 
 
-def examples_figure(images: np.ndarray, true: list[str], predicted: list[str], title: str) -> Figure:
-    """A grid of images, each titled ``true → predicted`` and scaled to its own range.
+def examples_figure(
+    images: np.ndarray, true: list[str], predicted: list[str], title: str, value_range: tuple[float, float] | None = None
+) -> Figure:
+    """A grid of images, each titled with its true and predicted class, in ``value_range`` (the
+    original pixels, 0-255) or, without one, each scaled to its own range.
 
     One mosaic in one axes: an axes per image is many times slower to build and draw
     (README, Speed).
@@ -50,18 +56,22 @@ def examples_figure(images: np.ndarray, true: list[str], predicted: list[str], t
     cols = min(8, len(images))
     rows = -(-len(images) // cols)
     h, w = images.shape[1:3]
-    gap_x, gap_y = w // 4, h // 2  # between tiles, and above each for its title
-    mosaic = np.full((rows * (h + gap_y), cols * (w + gap_x)), np.nan)  # nan: the white background
-    height = 1.9 * rows + 0.4
+    gap_x, gap_y = w // 4, int(h * 0.8)  # between tiles, and above each for its two-line title
+    mosaic = np.full((rows * (h + gap_y) + 2, cols * (w + gap_x)), np.nan)  # nan: the white background
+    height = 1.6 * (h + gap_y) / (w + gap_x) * rows + 0.45  # the tiles' own aspect: no empty bands
     fig = Figure(figsize=(1.6 * cols, height), dpi=100)
     ax = fig.add_axes((0.005, 0.005, 0.99, 1 - 0.35 / height))
     ax.axis("off")
+    low, high = value_range or (0.0, 1.0)
     for k, (image, t, p) in enumerate(zip(images, true, predicted)):
         y = (k // cols) * (h + gap_y) + gap_y
         x = (k % cols) * (w + gap_x) + gap_x // 2
-        mosaic[y : y + h, x : x + w] = (image - image.min()) / max(float(np.ptp(image)), 1e-12)
-        ax.text(x + w / 2 - 0.5, y - 1.5, f"{t} → {p}", ha="center", va="bottom", fontsize=8, color="firebrick")
-    ax.imshow(mosaic, cmap=matplotlib.colormaps["gray"].with_extremes(bad="white"), vmin=0, vmax=1, interpolation="nearest")
+        if value_range is None:
+            image = (image - image.min()) / max(float(np.ptp(image)), 1e-12)
+        mosaic[y : y + h, x : x + w] = image
+        ax.text(x + w / 2 - 0.5, y - 1.5 - h * 0.3, f"true {t}", ha="center", va="bottom", fontsize=9, color="black")
+        ax.text(x + w / 2 - 0.5, y - 1.5, f"predicted {p}", ha="center", va="bottom", fontsize=9, color="firebrick")
+    ax.imshow(mosaic, cmap=matplotlib.colormaps["gray"].with_extremes(bad="white"), vmin=low, vmax=high, interpolation="nearest")
     fig.suptitle(title)
     return fig
 

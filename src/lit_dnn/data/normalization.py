@@ -33,6 +33,10 @@ class Normalization:
         # by 1/scale as ToTensor divides by 255, so the batches equal torchvision's bit for bit
         return x.to(torch.float32, copy=True).div_(1 / self.scale).sub_(self.mean).div_(self.std)
 
+    def invert(self, x: torch.Tensor) -> torch.Tensor:
+        """Model inputs back to raw inputs (pixels 0-255, features in their units): what a person looks at."""
+        return (x * self.std + self.mean) / self.scale
+
     def as_dict(self) -> dict[str, Any]:
         def plain(stat: Stat) -> Any:
             return stat.tolist() if isinstance(stat, torch.Tensor) else float(stat)
