@@ -1,5 +1,5 @@
 # Everyday commands; each is one line you can also type yourself.
-.PHONY: install train test test-fast lint format tensorboard clean
+.PHONY: install train test test-fast lint format tensorboard optuna-dashboard clean
 
 install:      ## the project and its dev tools, editable
 	pip install -e ".[dev]"
@@ -23,6 +23,10 @@ format:       ## fix what ruff can
 
 tensorboard:  ## the dashboard over every run
 	tensorboard --logdir logs
+
+STUDY ?= mnist_optuna
+optuna-dashboard:  ## an Optuna sweep's study in the browser (STUDY=binary_optuna for another)
+	optuna-dashboard sqlite:///logs/train/optuna/$(STUDY)/optuna.db
 
 clean:        ## caches; logs/ keeps your runs
 	rm -rf .pytest_cache .ruff_cache src/*.egg-info

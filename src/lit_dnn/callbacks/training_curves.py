@@ -1,5 +1,7 @@
-"""``loss.png`` and ``accuracy.png`` (regression: ``mae.png``), train vs validation per epoch, for people without TensorBoard."""
+"""``loss.png`` and ``accuracy.png`` (regression: ``mae.png``), train vs validation per epoch, for
+people without TensorBoard, and ``history.csv``: Keras' ``history.history``, one row per epoch."""
 
+import csv
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +46,10 @@ class TrainingCurves(L.Callback):
             return
         self.output_dir.mkdir(parents=True, exist_ok=True)
         epochs = sorted(self.history)
+        with open(self.output_dir / "history.csv", "w", newline="") as f:  # Keras' names: loss, acc, val_loss, val_acc
+            writer = csv.writer(f)
+            writer.writerow(["epoch", *(k.replace("train/", "").replace("val/", "val_") for k in self.keys)])
+            writer.writerows([e + 1, *(self.history[e][k] for k in self.keys)] for e in epochs)
         for metric, name in (("loss", "loss.png"), (self.metric, "accuracy.png" if self.metric == "acc" else f"{self.metric}.png")):
             fig = curves_figure(
                 [e + 1 for e in epochs],
