@@ -276,18 +276,23 @@ def test_bundled_tables_reach_their_accuracy(name: str, at_least: float, tmp_pat
     assert metrics["test/acc"] >= at_least
 
 
-def test_the_korean_guides_commands_compose() -> None:
-    """Every `python train.py ...` line of docs/guide.ko.md composes a valid config (the guide stays as true as the README)."""
+@pytest.mark.parametrize("guide", ["guide.ko.md", "guide.en.md"])
+def test_the_guides_commands_compose(guide: str) -> None:
+    """Every `python train.py ...` line of the Korean guide and its English twin composes a valid
+    config, and the twins hold the same commands (the guides stay as true as the README)."""
     import re
     import shlex
 
     from conftest import ROOT
 
-    text = (ROOT / "docs" / "guide.ko.md").read_text()
-    lines = [line.split("#")[0].strip() for line in re.findall(r"^python train\.py[^\n]*", text, re.M)]
-    assert len(lines) >= 10
+    def commands(name: str) -> list[str]:
+        text = (ROOT / "docs" / name).read_text()
+        return [line.split("#")[0].strip() for line in re.findall(r"^python train\.py[^\n]*", text, re.M)]
+
+    lines = commands(guide)
+    assert len(lines) >= 13 and lines == commands("guide.ko.md")
     for line in lines:
-        args = [a for a in shlex.split(line)[2:] if a != "-m" and not a.startswith("ckpt_path")]
+        args = [a for a in shlex.split(line)[2:] if a != "-m" and not a.startswith(("ckpt_path", "hydra."))]
         args = [a.split(",")[0] if a.startswith("model.net.dropout=") else a for a in args]  # one value of a sweep
         args = ["data.fold=0" if a.startswith("data.fold=") else a for a in args]
         cfg = compose_cfg([a.replace("<", "").replace(">", "") for a in args], Path("/tmp/unused"))
