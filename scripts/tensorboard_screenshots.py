@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -75,7 +76,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("docs/screenshots"))
     parser.add_argument("--size", default="1400,1000", help="window width,height in pixels")
     parser.add_argument("--wait-ms", type=int, default=20000, help="virtual time for the page to load its data")
+    parser.add_argument("--views", nargs="+", choices=list(VIEWS), default=list(VIEWS))
+    parser.add_argument("--scalars-filter", help="the scalars view's tag regex, e.g. '^val/(acc|loss)$'")
+    parser.add_argument("--prefix", default="tensorboard", help="file names: <prefix>_<view>.png")
     args = parser.parse_args()
+    views = {name: VIEWS[name] for name in args.views}
+    if args.scalars_filter and "scalars" in views:
+        views["scalars"] = f"#scalars&tagFilter={urllib.parse.quote(args.scalars_filter, safe='')}&_smoothingWeight=0"
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
         sys.exit("Error: chromium is not installed; install Debian's package (apt-get install chromium).")
@@ -103,8 +110,8 @@ def main() -> None:
     try:
         base = f"http://127.0.0.1:{port}/"
         wait_for(base + "data/runs")
-        for name, fragment in VIEWS.items():
-            path = args.out / f"tensorboard_{name}.png"
+        for name, fragment in views.items():
+            path = args.out / f"{args.prefix}_{name}.png"
             screenshot(chromium, base + fragment, path, args.size, args.wait_ms)
             print(f"saved {path}")
     finally:
