@@ -192,3 +192,24 @@ def test_misclassified_tiles_show_the_original_pixels_and_both_classes() -> None
     rgb = to_rgb(fig)
     dark = (rgb < 10).all(axis=2).sum()  # the black tile: 0 stays black, not stretched or standardised
     assert dark > 0.02 * rgb.shape[0] * rgb.shape[1]
+
+
+def test_terminal_shows_keras_lines_and_each_table_once(tmp_path: Path) -> None:
+    """What `python train.py` prints: messages without timestamps (train.log keeps them), one line
+    per epoch, the classification report, one Test line, no Lightning table repeating them."""
+    from conftest import run_script
+
+    run = tmp_path / "run"
+    result = run_script("train.py", ["data=binary", "trainer.max_epochs=2", f"hydra.run.dir={run}"])
+    assert result.returncode == 0, result.stderr[-3000:]
+    screen = [line.split("\r")[-1] for line in (result.stdout + result.stderr).splitlines()]  # the bar's last state
+    epochs = [line for line in screen if line.startswith("Epoch ")]
+    assert [line.split(" - ")[0] for line in epochs] == ["Epoch 1/2", "Epoch 2/2"]
+    (test_line,) = [line for line in screen if line.startswith("Test: ")]
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert test_line.startswith(f"Test: acc {metrics['test/acc']:.4f} - loss {metrics['test/loss']:.4f} - auroc ")
+    assert sum("Classification report (test)" in line for line in screen) == 1
+    assert not any("Test metric" in line or "acc_per_class" in line for line in screen)
+    assert not any(line.startswith("[20") for line in screen)  # no timestamps on screen
+    log = (run / "train.log").read_text().splitlines()
+    assert any(line.startswith("[20") and line.endswith(epochs[0]) for line in log)  # the file keeps time and source

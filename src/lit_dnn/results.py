@@ -54,6 +54,10 @@ def write_results(cfg: DictConfig, trainer: L.Trainer, metrics: dict[str, Any], 
                 if path.suffix in (".png", ".json", ".md", ".csv") and path.is_file():
                     logger.experiment.log_artifact(logger.run_id, str(path))
         logger.save()
+    tested = {k[len("test/") :]: v for k, v in metrics.items() if k.startswith("test/") and "per_class" not in k and isinstance(v, float)}
+    if tested:  # Keras' evaluate line: loss and accuracy first
+        order = sorted(tested, key=lambda k: (k not in ("loss", "acc", "mae"), k))
+        log.info("Test: %s", " - ".join(f"{k} {tested[k]:.4f}" for k in order))
     log.info(
         "Run finished: %s\n  metrics:     %s\n  checkpoints: %s\n  tensorboard: tensorboard --logdir %s",
         ", ".join(f"{k}={metrics[k]:.4f}" for k in headline),

@@ -87,7 +87,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         metrics["pruned_at_epoch"] = pruned_at  # the sweeper tells Optuna; a pruned trial is not tested
     elif cfg.get("test"):
         # the best checkpoint, not the last weights; fast_dev_run and no-checkpoint runs test the weights in hand
-        test_metrics = trainer.test(model, datamodule=datamodule, ckpt_path=best or None, weights_only=True)
+        # not verbose: the test metrics are printed once, as one "Test:" line (write_results) beside the classification report
+        test_metrics = trainer.test(model, datamodule=datamodule, ckpt_path=best or None, weights_only=True, verbose=False)
         metrics.update({k: plain(v) for k, v in test_metrics[0].items()})
     metrics.update(
         best_model_path=best, epochs_run=trainer.current_epoch, wall_time_s=round(time.perf_counter() - start, 3), git_commit=commit
