@@ -315,3 +315,55 @@ def test_tsv_a_separate_test_file_and_refused_text_columns(tmp_path: Path) -> No
     (tmp_path / "train.tsv").write_text("\n".join(line.replace(",", "\t") for line in lines[:8]) + "\n")
     with pytest.raises(DataError, match=r"train.tsv has 7 rows, too few for data.folds=5; use fewer folds."):
         few.setup()
+
+
+@pytest.mark.slow
+def test_every_train_line_of_the_guides_runs(tmp_path: Path) -> None:
+    """Each `python train.py ...` line of the guides, run as typed (from a folder holding the
+    guide's animals.csv and prices.csv), cut to one batch of one epoch: it trains, or, where
+    this machine cannot do what it asks (a GPU; nothing unfinished to resume), it ends in one
+    sentence with exit code 2. Never a traceback."""
+    import os
+    import re
+    import shlex
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    text = (ROOT / "docs" / "guide.ko.md").read_text()
+    lines = [line.split("#")[0].strip() for line in re.findall(r"^python train\.py[^\n]*", text, re.M)]
+    write_table(tmp_path / "animals.csv")
+    write_table(tmp_path / "prices.csv", regression=True)
+    quick = [
+        "trainer.max_epochs=1",
+        "+trainer.limit_train_batches=1",
+        "+trainer.limit_val_batches=1",
+        "+trainer.limit_test_batches=1",
+        "callbacks.progress_bar=null",
+        "+trainer.enable_progress_bar=false",
+        f"paths.log_dir={tmp_path}/logs",
+    ]
+    env = {**os.environ, "PROJECT_ROOT": str(ROOT), "DATA_DIR": str(REAL_DATA), "PYTHONWARNINGS": "ignore"}
+    outcomes = {}
+    for line in lines:
+        args = shlex.split(line)[2:]
+        extra = ["hydra.sweeper.n_trials=2"] if "hparams_search=mnist_optuna" in line else []
+        done = subprocess.run(
+            [sys.executable, str(ROOT / "train.py"), *args, *quick, *extra],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert "Traceback" not in done.stderr, f"{line}\n{done.stderr[-2000:]}"
+        if done.returncode == 2:
+            last = done.stderr.strip().splitlines()[-1]
+            assert last.startswith("Error: ") and last.endswith("."), f"{line}\n{last}"
+        else:
+            assert done.returncode == 0, f"{line}\n{done.stderr[-2000:]}"
+        outcomes[line] = done.returncode
+    refused = sorted(line for line, code in outcomes.items() if code == 2)
+    gpu_line = [] if torch.cuda.is_available() else ["python train.py trainer=gpu trainer.precision=bf16-mixed"]
+    assert refused == ["python train.py ckpt_path=last", *gpu_line]
