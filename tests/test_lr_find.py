@@ -59,3 +59,12 @@ def test_a_diverging_loss_ends_the_test_early(tmp_path: Path) -> None:
     smoothed = [float(r["smoothed_loss"]) for r in rows]
     assert len(rows) < 100  # stopped once the smoothed loss passed 4 × its lowest
     assert smoothed[-1] > 4 * min(smoothed[:-1]) or not math.isfinite(smoothed[-1])
+
+
+@pytest.mark.parametrize("bad", ["lr_find.num_steps=abc", "lr_find.min_lr=0", "lr_find.max_lr=1e-7"])
+def test_bad_range_test_settings_are_one_sentence_and_leave_no_folder(bad: str, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    result = run_script("train.py", ["tune=lr_find", *FAST, bad, f"hydra.run.dir={run}"])
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("Error: lr_find needs a whole number num_steps >= 2 and 0 < min_lr < max_lr")
+    assert not run.exists()

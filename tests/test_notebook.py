@@ -35,5 +35,7 @@ def test_fit_returns_metrics_and_history_as_the_command_writes_them(tiny_data: P
     assert result.metrics == pytest.approx(json.loads((tmp_path / "run" / "metrics.json").read_text()))
     assert [row["epoch"] for row in result.history] == [1, 2]
     assert result.history[-1]["val_acc"] == pytest.approx(result.metrics["val/acc"])
+    with pytest.raises(ConfigError, match="holds the results of an earlier run"):  # a rerun never overwrites
+        fit([*tiny_overrides(tiny_data), "trainer.max_epochs=2"], run_dir=tmp_path / "run")
     with pytest.raises(ConfigError, match="model.net.dropout=1.5 is outside"):
         fit([*tiny_overrides(tiny_data), "model.net.dropout=1.5"], run_dir=tmp_path / "bad")

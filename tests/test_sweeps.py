@@ -170,3 +170,16 @@ def test_unknown_pruner_is_one_sentence(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == "Error: hydra.sweeper.pruner=mean is not one of median, hyperband or null."
     assert not list(logs.glob("train/optuna/*/trial_*"))
+
+
+def test_optuna_trial_by_hand_is_one_sentence(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "train.py"), *FAST, "+optuna_trial=3", f"hydra.run.dir={run}"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        "Error: optuna_trial is what the Optuna sweeper gives its trials' jobs when it prunes (hydra.sweeper.pruner); "
+        "remove +optuna_trial from the command."
+    )
+    assert not run.exists()

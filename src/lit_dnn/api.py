@@ -15,6 +15,9 @@ from typing import Any
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, open_dict
 
+from lit_dnn.errors import ConfigError
+from lit_dnn.run_dir import is_finished
+
 ROOT = Path(os.environ.get("PROJECT_ROOT", Path(__file__).resolve().parents[2]))
 
 
@@ -43,6 +46,11 @@ def fit(overrides: list[str] = (), run_dir: str | Path | None = None) -> FitResu
     from lit_dnn.config_checks import check_train_config
 
     cfg = config(overrides, run_dir)
+    if is_finished(Path(cfg.paths.output_dir)):  # as train.py's run-folder guard: never overwrite a result
+        raise ConfigError(
+            f"run_dir={cfg.paths.output_dir} holds the results of an earlier run (its metrics.json), which this run would "
+            f"overwrite; choose another folder, or leave run_dir out for a new one."
+        )
     check_train_config(cfg)
     from lit_dnn.runtime import prepare_process
     from lit_dnn.train import train

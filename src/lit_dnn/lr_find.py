@@ -19,9 +19,11 @@ import numpy as np
 from hydra.core.hydra_config import HydraConfig
 from matplotlib.figure import Figure
 from omegaconf import DictConfig, open_dict
+from PIL import Image
 
 from lit_dnn.callbacks.plots import to_rgb
 from lit_dnn.callbacks.tensorboard import log_image
+from lit_dnn.models.schedules import LRRangeTest
 
 log = logging.getLogger(__name__)
 SKIP_BEGIN, SKIP_END, BETA = 10, 1, 0.98  # as Lightning's lr_find
@@ -96,7 +98,8 @@ def command_with(lr_overrides: str) -> str:
 def lr_find(cfg: DictConfig, build: Any) -> dict[str, Any]:
     """Run the range test with ``build`` (``lit_dnn.train.build``); write lr_find.png/.csv/.json."""
     settings = cfg.lr_find
-    steps = int(settings.num_steps)
+    LRRangeTest.check(settings.num_steps, settings.min_lr, settings.max_lr)  # before any work: one sentence
+    steps = settings.num_steps
     with open_dict(cfg):
         schedule = cfg.model.get("scheduler") or {}
         peak_factor = float(schedule["peak_factor"]) if "OneCycle" in str(schedule.get("_target_", "")) else None
@@ -126,8 +129,6 @@ def lr_find(cfg: DictConfig, build: Any) -> dict[str, Any]:
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     rgb = to_rgb(figure(lrs, losses, smoothed, suggested))
-    from PIL import Image
-
     Image.fromarray(rgb).save(output_dir / "lr_find.png")
     log_image(trainer, "lr_find", rgb, step=0)
     with open(output_dir / "lr_find.csv", "w", newline="") as f:

@@ -12,6 +12,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from hydra_plugins.lit_dnn_optuna_sweeper.optuna_sweeper import make_pruner, open_storage, storage_url
+from lit_dnn.errors import ConfigError
 
 PRUNED = "pruned_at_epoch"  # the key in metrics.json that tells the sweeper
 
@@ -40,10 +41,13 @@ class OptunaPruning(L.Callback):
 
 
 def trial_pruning(cfg: DictConfig) -> list[OptunaPruning]:
-    """The callback for a job of a pruned Optuna sweep (the sweeper adds ``+optuna_trial``), else none."""
-    if cfg.get("optuna_trial") is None or not HydraConfig.initialized():
-        return []
-    hydra = HydraConfig.get()
-    sweeper = hydra.sweeper
+    """The callback for a job of a pruned Optuna sweep (the sweeper adds ``+optuna_trial``)."""
+    hydra = HydraConfig.get() if HydraConfig.initialized() else None
+    sweeper = hydra.sweeper if hydra is not None else {}
+    if not sweeper.get("pruner"):
+        raise ConfigError(
+            "optuna_trial is what the Optuna sweeper gives its trials' jobs when it prunes (hydra.sweeper.pruner); "
+            "remove +optuna_trial from the command."
+        )
     url = storage_url(hydra.sweep.dir, sweeper.get("storage"))
     return [OptunaPruning(sweeper.study_name, url, sweeper.pruner, int(cfg.optuna_trial), cfg.optimized_metric)]
