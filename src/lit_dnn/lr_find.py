@@ -39,6 +39,7 @@ class RangeRecorder(L.Callback):
         self.losses: list[float] = []
         self.smoothed: list[float] = []
         self.average = 0.0
+        self.lowest = math.inf  # of the smoothed loss
 
     def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int) -> None:
         if trainer.should_stop:
@@ -55,14 +56,14 @@ class RangeRecorder(L.Callback):
         self.average = BETA * self.average + (1 - BETA) * loss
         smoothed = self.average / (1 - BETA ** len(self.losses))
         self.smoothed.append(smoothed)
-        finite = [s for s in self.smoothed if math.isfinite(s)]
-        if not math.isfinite(smoothed) or (self.threshold and len(finite) > 1 and smoothed > self.threshold * min(finite)):
+        if not math.isfinite(smoothed) or (self.threshold and smoothed > self.threshold * self.lowest):
             trainer.should_stop = True
+        self.lowest = min(self.lowest, smoothed)
 
 
 def suggestion(lrs: list[float], smoothed: list[float]) -> float | None:
     """The learning rate where the smoothed loss falls fastest (None: too few steps to tell)."""
-    losses = np.array(smoothed[SKIP_BEGIN:-SKIP_END] if SKIP_END else smoothed[SKIP_BEGIN:])
+    losses = np.array(smoothed[SKIP_BEGIN:-SKIP_END])
     finite = np.isfinite(losses)
     if finite.sum() < 2:
         return None
