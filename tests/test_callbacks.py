@@ -186,6 +186,11 @@ def test_misclassified_tiles_show_the_original_pixels_and_both_classes() -> None
     normalization = Normalization(1 / 255, 0.2860, 0.3530)
     back = normalization.invert(normalization(raw))
     assert torch.allclose(back, raw.float(), atol=1e-3)  # what the grid shows is what the file holds
+    # per-pixel statistics on one device invert images on another (found on an H200: with trainer=gpu
+    # the statistics sat on the GPU, the callback's images on the CPU, and the run crashed at test end);
+    # the "meta" device stands in for the other device here
+    pixelwise = Normalization(1 / 255, torch.full((28, 28), 0.2860), torch.full((28, 28), 0.3530))
+    assert pixelwise.invert(torch.zeros(2, 28, 28, device="meta")).device == torch.device("meta")
     fig = examples_figure(back.numpy(), ["Coat", "Bag"], ["Shirt", "Sandal"], "misclassified", value_range=(0, 255))
     texts = [t.get_text() for t in fig.axes[0].texts]
     assert texts == ["true Coat", "predicted Shirt", "true Bag", "predicted Sandal"]

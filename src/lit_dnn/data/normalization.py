@@ -34,8 +34,10 @@ class Normalization:
         return x.to(torch.float32, copy=True).div_(1 / self.scale).sub_(self.mean).div_(self.std)
 
     def invert(self, x: torch.Tensor) -> torch.Tensor:
-        """Model inputs back to raw inputs (pixels 0-255, features in their units): what a person looks at."""
-        return (x * self.std + self.mean) / self.scale
+        """Model inputs back to raw inputs (pixels 0-255, features in their units): what a person looks at.
+        Works wherever ``x`` lies: the statistics may sit on the training device while ``x`` is on the CPU."""
+        mean, std = (s.to(x.device) if isinstance(s, torch.Tensor) else s for s in (self.mean, self.std))
+        return (x * std + mean) / self.scale
 
     def as_dict(self) -> dict[str, Any]:
         def plain(stat: Stat) -> Any:
