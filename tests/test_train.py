@@ -162,9 +162,32 @@ def test_per_step_hooks_reach_only_callbacks_that_implement_them(batches_per_ste
     trainer.profiler = profiler = RecordsActions()
     trainer.fit(model, datamodule=datamodule)
     assert counter.calls == len(lambda_calls) == trainer.global_step == 8  # every optimiser step: 4 batches x 2 epochs
-    step_hooks = {a for a in profiler.actions if a.startswith("[Callback]") and a.rsplit(".", 1)[-1] in STEP_HOOKS}
+    step_hooks = {a for a in profiler.actions if a.rsplit(".", 1)[-1] in STEP_HOOKS}
+    # the module's inherited no-op hooks are skipped too: no [LightningModule]Classifier.on_after_backward
     assert step_hooks == {"[Callback]CountsBackward.on_after_backward", "[Callback]LambdaCallback.on_before_optimizer_step"}
     assert any(a.startswith("[Callback]") and "ModelCheckpoint" in a for a in profiler.actions)  # other hooks still run
+    assert any(a.startswith("[LightningModule]") for a in profiler.actions)
+
+
+def test_a_module_that_implements_a_step_hook_keeps_it(tiny_data: Path, tmp_path: Path) -> None:
+    """skip_inherited_step_hooks leaves a hook that the module's class implements: Lightning calls it
+    at every optimiser step (as for CountsBackward above)."""
+    from lit_dnn.models.classifier import Classifier
+    from lit_dnn.runtime import skip_inherited_step_hooks
+
+    class NormsAfterBackward(Classifier):  # what a user adds to watch gradients
+        def on_after_backward(self) -> None:
+            self.norms.append(float(self.net.layers[-1].weight.grad.norm()))
+
+    cfg = compose_cfg([*tiny_overrides(tiny_data), "data.batches_per_step=3"], tmp_path)
+    datamodule, built, trainer = build(cfg)
+    model = NormsAfterBackward(built.net, built.optimizer_factory, built.scheduler_factory, "step")
+    model.save_hyperparameters(dict(built.hparams))  # the shapes and classes, as build() saves them
+    model.norms = []
+    skip_inherited_step_hooks(trainer.callbacks, model)
+    assert model.on_before_backward is None and model.on_after_backward is not None
+    trainer.fit(model, datamodule=datamodule)
+    assert len(model.norms) == trainer.global_step == 8 and all(n > 0 for n in model.norms)
 
 
 def test_tensorboard_logger_is_the_default(tiny_data: Path, tmp_path: Path) -> None:

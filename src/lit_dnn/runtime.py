@@ -1,8 +1,8 @@
 """Every place lit-dnn works around a library's behaviour, each with why it pays, in one module.
 
 ``prepare_process`` applies the process-wide ones (``run_task`` calls it once the task's modules
-are imported); ``prepare_trainer`` the one that concerns a trainer's callbacks (``build`` calls
-it). Each has a guard test in ``tests/test_runtime.py`` that fails when a library release
+are imported); ``prepare_trainer`` the one that concerns a trainer's callbacks and module
+(``build`` calls it). Each has a guard test in ``tests/test_runtime.py`` that fails when a library release
 changes the behaviour it relies on: then drop or adapt the workaround. What each one saves is
 measured in the README's Speed section, not here.
 """
@@ -14,7 +14,7 @@ import os
 import warnings
 from typing import Any
 
-# the per-step hooks Lightning calls on every callback around each optimiser step
+# the per-step hooks Lightning calls on every callback and on the module around each optimiser step
 STEP_HOOKS = ("on_before_backward", "on_after_backward", "on_before_optimizer_step", "on_before_zero_grad")
 
 
@@ -82,18 +82,19 @@ def prepare_process() -> None:
     skip_final_collection()
 
 
-def skip_inherited_step_hooks(callbacks: list[Any]) -> None:
-    """Around every optimiser step Lightning calls each callback's per-step hooks, each inside a
-    profiler context, also where a callback only inherits ``Callback``'s no-op. Lightning skips a
-    hook that is not callable, so an inherited no-op is set to None on the instance; a callback
-    that implements a hook, in its class or on the instance (``LambdaCallback``), is called as before."""
-    from lightning import Callback
+def skip_inherited_step_hooks(callbacks: list[Any], module: Any) -> None:
+    """Around every optimiser step Lightning calls each callback's and the LightningModule's
+    per-step hooks, each inside a profiler context, also where they only inherit a no-op. Lightning
+    skips a hook that is not callable, so an inherited no-op is set to None on the instance; a
+    callback or module that implements a hook, in its class or on the instance (``LambdaCallback``),
+    is called as before."""
+    from lightning import Callback, LightningModule
 
-    for callback in callbacks:
+    for instance, base in [*((c, Callback) for c in callbacks), (module, LightningModule)]:
         for hook in STEP_HOOKS:
-            if hook not in vars(callback) and getattr(type(callback), hook) is getattr(Callback, hook):
-                setattr(callback, hook, None)
+            if hook not in vars(instance) and getattr(type(instance), hook) is getattr(base, hook):
+                setattr(instance, hook, None)
 
 
-def prepare_trainer(trainer: Any) -> None:
-    skip_inherited_step_hooks(trainer.callbacks)  # with those Lightning adds (progress bar, model summary)
+def prepare_trainer(trainer: Any, module: Any) -> None:
+    skip_inherited_step_hooks(trainer.callbacks, module)  # with the callbacks Lightning adds (progress bar, model summary)

@@ -35,7 +35,7 @@ def build(cfg: DictConfig, extra_callbacks: list[Any] = ()) -> tuple[L.Lightning
     loggers = instantiate_all(cfg.get("logger"))
     trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     check_metric_names(model.metric_names(), cfg)
-    prepare_trainer(trainer)
+    prepare_trainer(trainer, model)
     return datamodule, model, trainer
 
 

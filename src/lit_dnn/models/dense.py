@@ -87,12 +87,11 @@ class DenseModule(LightningModule):
     def training_step(self, batch: list[tuple[torch.Tensor, torch.Tensor]], batch_idx: int) -> None:
         optimizer = self.optimizers()
         scheduler = self.lr_schedulers() if self.scheduler_interval == "step" else None
+        if self.trainer.max_steps >= 0:  # trainer.max_steps counts batches: it may end inside this list
+            batch = batch[: max(self.trainer.max_steps - self.global_step, 0)]
         for x, y in batch:  # a list of batches (BatchGroupSampler)
-            if 0 <= self.trainer.max_steps <= self.global_step:
-                break
             loss = self.training_loss(x, y)
             self.train_loss_sum.add_(loss.detach(), alpha=len(y))
-            self.train_count += len(y)
             optimizer.zero_grad()
             self.manual_backward(loss)
             if self.gradient_clip_val is not None:
@@ -100,6 +99,7 @@ class DenseModule(LightningModule):
             optimizer.step()
             if scheduler is not None:
                 scheduler.step()
+        self.train_count += sum(len(y) for _, y in batch)
         self._stop_if_not_finite()
 
     def _stop_if_not_finite(self) -> None:
