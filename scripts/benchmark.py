@@ -379,7 +379,7 @@ def main() -> None:
         "",
         *rows,
     ]
-    if args.time_to_accuracy:
+    if args.time_to_accuracy and args.run_reps > 0:  # --run-reps 0: the per-epoch table only
         runs = whole_runs(args.run_reps, args.override, str(cfg.data.data_dir), len(dm.splits["val"][0]))
         ratios = [a / b for a, b in zip(runs["train.py wall_s"], runs["plain script"])]
 
