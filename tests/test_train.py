@@ -234,6 +234,30 @@ def test_max_steps_counts_optimiser_steps_inside_a_group(tiny_data: Path, tmp_pa
     assert trainer.lr_scheduler_configs[0].scheduler.total_steps == 5  # the one-cycle plan ends there
 
 
+@pytest.mark.parametrize(("limit", "per_epoch"), [(5, 5), (0.5, 3)], ids=["a count of batches", "a share of the steps"])
+def test_limit_train_batches_counts_batches(
+    limit: float, per_epoch: int, tiny_data: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # 500 training images at batch 64: 8 batches an epoch, as Lightning steps of 3, 3 and 2 batches.
+    # 5 batches: steps of 3 and 2; half the steps: one step of 3 batches
+    overrides = ["data.batch_size=64", "data.batches_per_step=3", f"+trainer.limit_train_batches={limit}"]
+    datamodule, model, trainer = build(compose_cfg([*tiny_overrides(tiny_data), *overrides], tmp_path))
+    with caplog.at_level("INFO", logger="lit_dnn.models.dense"):
+        trainer.fit(model, datamodule=datamodule)
+    assert f"Training starts: {per_epoch} batches per epoch, 3 per step." in caplog.messages
+    assert model.batches_per_epoch() == per_epoch  # what the progress bar counts to
+    assert trainer.global_step == 2 * per_epoch  # 2 epochs of optimiser steps
+    assert trainer.lr_scheduler_configs[0].scheduler.total_steps == 2 * per_epoch  # the one-cycle plan ends there
+
+
+def test_val_check_interval_counts_batches(tiny_data: Path, tmp_path: Path) -> None:
+    overrides = [*tiny_overrides(tiny_data), "data.batch_size=64", "data.batches_per_step=3"]
+    _, _, trainer = build(compose_cfg([*overrides, "+trainer.val_check_interval=6"], tmp_path))
+    assert trainer.val_check_interval == 2  # Lightning's steps of 3 batches
+    with pytest.raises(ConfigError, match=r"val_check_interval=5 counts batches and must be a multiple of data.batches_per_step=3.*use 6"):
+        train(compose_cfg([*overrides, "+trainer.val_check_interval=5"], tmp_path))
+
+
 def test_gradient_clipping_bounds_every_update(tiny_data: Path, tmp_path: Path) -> None:
     # plain SGD at lr 0.1 with gradients clipped to norm 1e-6: 8 steps move no weight by more than 8 x 0.1 x 1e-6
     cfg = compose_cfg(

@@ -175,6 +175,18 @@ def check_train_config(cfg: DictConfig) -> None:
     check_model(cfg.model)
     check_data(cfg.data)
     check_trainer(cfg.trainer)
+    check_val_check_interval(cfg.trainer.get("val_check_interval"), cfg.data.get("batches_per_step", 1))
+
+
+def check_val_check_interval(interval: Any, per_step: int) -> None:
+    """``trainer.val_check_interval=N`` counts batches (``train.build`` hands Lightning N / per_step
+    of its steps): validation can only run between steps, so N must be a whole number of them."""
+    if _is_int(interval) and interval % per_step:
+        raise ConfigError(
+            f"trainer.val_check_interval={interval} counts batches and must be a multiple of data.batches_per_step={per_step} "
+            f"(validation runs between steps of that many batches); use {per_step * max(1, round(interval / per_step))}, "
+            f"or data.batches_per_step=1."
+        )
 
 
 def check_metric_names(logged: list[str], cfg: DictConfig) -> None:

@@ -33,7 +33,10 @@ def build(cfg: DictConfig, extra_callbacks: list[Any] = ()) -> tuple[L.Lightning
     model.save_hyperparameters(metadata(cfg.model, cfg.data, datamodule, cfg.trainer.max_epochs, cfg.seed))
     callbacks = [*instantiate_all(cfg.get("callbacks")), EpochSeed(cfg.seed), PreemptionCheckpoint(), *extra_callbacks]
     loggers = instantiate_all(cfg.get("logger"))
-    trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    counts = {}  # every trainer.* count is in batches: Lightning's val_check_interval counts its steps (lists of batches)
+    if isinstance(cfg.trainer.get("val_check_interval"), int):
+        counts["val_check_interval"] = cfg.trainer.val_check_interval // datamodule.batches_per_step
+    trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, **counts)
     check_metric_names(model.metric_names(), cfg)
     prepare_trainer(trainer, model)
     return datamodule, model, trainer

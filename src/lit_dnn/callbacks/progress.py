@@ -48,8 +48,8 @@ class EpochProgressBar(ProgressBar):
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.write_finished_epoch(trainer)
-        sampler = getattr(trainer.train_dataloader, "sampler", None)
-        total = getattr(sampler, "num_batches", trainer.num_training_batches)  # BatchGroupSampler counts batches
+        batches_per_epoch = getattr(pl_module, "batches_per_epoch", None)
+        total = batches_per_epoch() if batches_per_epoch is not None else trainer.num_training_batches
         self.epoch, self.batches, self.start, self.shown = trainer.current_epoch + 1, 0, time.monotonic(), 0.0
         if self.enabled and trainer.is_global_zero:
             self.bar = tqdm(

@@ -112,23 +112,26 @@ class BatchGroupSampler:
     list: Keras' ``steps_per_execution``. The module takes one optimiser step per batch, so
     training is the same batch for batch; Lightning's per-step work (the hooks of every callback,
     progress, logging) is paid once per group instead of once per batch (README, Speed).
+    ``limit`` ends the epoch after that many batches (``trainer.limit_train_batches=N``, which
+    counts batches here, as everywhere in lit-dnn).
     """
 
-    def __init__(self, batches: ShardedBatchSampler, size: int) -> None:
+    def __init__(self, batches: ShardedBatchSampler, size: int, limit: int | None = None) -> None:
         self.batches = batches
         self.size = size
+        self.limit = limit
 
     @property
     def num_batches(self) -> int:
-        return len(self.batches)
+        return len(self.batches) if self.limit is None else min(len(self.batches), self.limit)
 
     def set_epoch(self, epoch: int) -> None:  # Lightning calls it before each epoch
         self.batches.set_epoch(epoch)
 
     def __iter__(self) -> Iterator[list[torch.Tensor]]:
-        batches = iter(self.batches)
+        batches = islice(self.batches, self.num_batches)
         while group := list(islice(batches, self.size)):
             yield group
 
     def __len__(self) -> int:
-        return -(-len(self.batches) // self.size)
+        return -(-self.num_batches // self.size)

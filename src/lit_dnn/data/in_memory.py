@@ -130,7 +130,12 @@ class InMemoryDataModule(LightningDataModule):
         self.normalization.to(device)  # the datasets share this one object
 
     def train_dataloader(self) -> DataLoader:
-        return self.loader("train", BatchGroupSampler(self.index_sampler("train"), self.batches_per_step))
+        # trainer.limit_train_batches=N counts batches, not Lightning's steps of batches_per_step
+        # batches: the sampler stops after N (Lightning's own cut, N steps, then never bites); a
+        # fraction is a share of the epoch's steps, applied by Lightning
+        limit = getattr(self.trainer, "limit_train_batches", None)
+        limit = limit if isinstance(limit, int) and not isinstance(limit, bool) else None
+        return self.loader("train", BatchGroupSampler(self.index_sampler("train"), self.batches_per_step, limit))
 
     def val_dataloader(self) -> DataLoader:
         return self.loader("val")

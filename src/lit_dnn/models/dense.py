@@ -72,14 +72,19 @@ class DenseModule(LightningModule):
         raise NotImplementedError
 
     # --- the loop
+    def batches_per_epoch(self) -> int:
+        """The optimiser steps (batches) of a training epoch. Lightning counts its steps, lists of
+        ``size`` batches, and cuts a fraction ``trainer.limit_train_batches`` from them; every cut
+        list but the last is full."""
+        sampler = getattr(self.trainer.train_dataloader, "sampler", None)
+        if not hasattr(sampler, "num_batches"):  # a DataLoader of lists of one
+            return self.trainer.num_training_batches
+        return min(sampler.num_batches, self.trainer.num_training_batches * sampler.size)
+
     def on_train_start(self) -> None:
         # what Keras prints as "Train on N samples": how an epoch is cut into batches and steps
         sampler = getattr(self.trainer.train_dataloader, "sampler", None)
-        log.info(
-            "Training starts: %d batches per epoch, %d per step.",
-            getattr(sampler, "num_batches", self.trainer.num_training_batches),
-            getattr(sampler, "size", 1),
-        )
+        log.info("Training starts: %d batches per epoch, %d per step.", self.batches_per_epoch(), getattr(sampler, "size", 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -136,13 +141,9 @@ class DenseModule(LightningModule):
 
     # --- optimiser and schedule
     def optimizer_steps_planned(self) -> int:
-        """The run's optimiser steps (batches): Lightning's estimate counts its steps, lists of batches.
-        A sampler without ``num_batches`` (a DataLoader of lists of one) has one batch a step."""
-        steps = self.trainer.estimated_stepping_batches  # also loads the train dataloader when not yet loaded
-        sampler = getattr(self.trainer.train_dataloader, "sampler", None)
-        if not hasattr(sampler, "num_batches"):
-            return steps
-        planned = sampler.num_batches * self.trainer.max_epochs
+        """The run's optimiser steps (batches), at most ``trainer.max_steps``."""
+        _ = self.trainer.estimated_stepping_batches  # has Lightning load the train dataloader (and apply its limit)
+        planned = self.batches_per_epoch() * self.trainer.max_epochs
         return min(planned, self.trainer.max_steps) if self.trainer.max_steps >= 0 else planned
 
     def configure_optimizers(self) -> Any:
