@@ -6,7 +6,7 @@
 For each batch size, repetitions interleaved, it times one training epoch of
   (1) the template, exactly as ``python train.py`` builds it (datamodule, module, callbacks, logger);
   (2) a plain PyTorch loop over the same in-memory tensors, model, optimiser and batch size, run
-      inside each epoch of (1) and of (0), 16 of its batches at a time before their steps, so each
+      inside each epoch of (1) and of (0), at least 16 of its batches at a time (a step's worth) before the steps, so each
       pair is measured over the same seconds (this VM's speed drifts within seconds);
   (3) the naive path: torchvision's dataset with ToTensor/Normalize and a DataLoader, inside Lightning;
   (0) Lightning's own floor: a minimal LightningModule (forward, cross-entropy, the same optimiser)
@@ -371,7 +371,7 @@ def main() -> None:
     lines = [
         f"Measured {datetime.date.today()} on {machine()}.",
         f"{n_train:,} training samples per epoch; medians over {args.reps} repetitions of {args.epochs} epochs after a "
-        f"warm-up epoch; the plain loop (2) runs inside each epoch of (1) and of (0), 16 of its batches at a time before "
+        f"warm-up epoch; the plain loop (2) runs inside each epoch of (1) and of (0), a step's batches (16 at least) at a time before "
         f"their steps, and is timed apart from them: (1)/(2) and (0)/(2) are medians of each epoch's ratio. "
         f"s/epoch times the training batches; "
         f"'epoch end' is what the template then does each epoch (validation, checkpoints, confusion image). "

@@ -1,5 +1,6 @@
 """Datamodules: shapes, dtypes, splits, scaling, class names."""
 
+import warnings
 from pathlib import Path
 
 import pytest
@@ -185,6 +186,19 @@ def test_batches_per_step_groups_the_same_batches(tiny_data: Path) -> None:
     assert not isinstance(next(iter(dm.val_dataloader())), list)  # evaluation stays one batch per step
 
 
+def test_batches_already_on_the_device_pass_as_they_are_others_move(tiny_data: Path) -> None:
+    dm = ImageDataModule("mnist", str(tiny_data), batch_size=64, val_split=0.2, download=False, batches_per_step=3)
+    dm.setup()
+    step = next(iter(dm.train_dataloader()))  # a training step's list of 3 batches
+    assert dm.transfer_batch_to_device(step, torch.device("cpu"), 0) is step  # cut on the device: nothing walked
+    one = next(iter(dm.val_dataloader()))  # an evaluation batch
+    assert dm.transfer_batch_to_device(one, torch.device("cpu"), 0) is one
+    # from elsewhere (a CPU batch for another device; "meta" stands in for a GPU): every tensor moves
+    moved = dm.transfer_batch_to_device(step, torch.device("meta"), 0)
+    assert [t.device.type for batch in moved for t in batch] == ["meta"] * 6
+    assert dm.transfer_batch_to_device({"x": one[0]}, torch.device("meta"), 0)["x"].device.type == "meta"
+
+
 def test_lightning_gets_real_dataloaders_and_the_data_moves_in_setup(tiny_data: Path, tmp_path: Path) -> None:
     """Documented Lightning pattern: DataLoaders (batch_size=None over index batches), no sampler
     replaced by Lightning, and the splits on the strategy's root device after setup."""
@@ -192,7 +206,11 @@ def test_lightning_gets_real_dataloaders_and_the_data_moves_in_setup(tiny_data: 
     from lit_dnn.train import build
 
     datamodule, model, trainer = build(compose_cfg(tiny_overrides(tiny_data), tmp_path))
-    trainer.fit(model, datamodule=datamodule)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        trainer.fit(model, datamodule=datamodule)
+    # the datamodule's own transfer hook, without Lightning's "You have overridden `transfer_batch_to_device` in ..."
+    assert not [w for w in caught if "transfer_batch_to_device" in str(w.message)]
     for loader in (trainer.train_dataloader, trainer.val_dataloaders, trainer.test_dataloaders or datamodule.test_dataloader()):
         assert type(loader) is DataLoader and loader.batch_size is None
     assert type(trainer.train_dataloader.sampler).__name__ == "BatchGroupSampler"

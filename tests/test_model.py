@@ -88,17 +88,3 @@ def test_the_sigmoid_head_needs_two_classes(tiny_data, tmp_path) -> None:
 
     with pytest.raises(ConfigError, match=r"model.binary_output=sigmoid is for two classes; this data has 10 classes: drop it."):
         build(compose_cfg([*tiny_overrides(tiny_data), "model.binary_output=sigmoid"], tmp_path))
-
-
-def test_batches_already_on_the_device_pass_as_they_are_others_move() -> None:
-    from lit_dnn.models.classifier import Classifier
-
-    model = Classifier(MLP((28, 28), 10, [8], 0.0, "relu"))
-    step = [(torch.zeros(4, 28, 28), torch.zeros(4, dtype=torch.long)) for _ in range(3)]  # a training step's list
-    assert model.transfer_batch_to_device(step, torch.device("cpu"), 0) is step  # cut on the device: nothing walked
-    one = (torch.zeros(4, 28, 28), torch.zeros(4, dtype=torch.long))  # an evaluation batch
-    assert model.transfer_batch_to_device(one, torch.device("cpu"), 0) is one
-    # from elsewhere (a CPU batch for another device; "meta" stands in for a GPU): every tensor moves
-    moved = model.transfer_batch_to_device(step, torch.device("meta"), 0)
-    assert [t.device.type for batch in moved for t in batch] == ["meta"] * 6
-    assert model.transfer_batch_to_device({"x": one[0]}, torch.device("meta"), 0)["x"].device.type == "meta"

@@ -129,6 +129,16 @@ class InMemoryDataModule(LightningDataModule):
             dataset.to(device)
         self.normalization.to(device)  # the datasets share this one object
 
+    def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
+        """Batches are cut on the training device (``setup`` moved each split there once): they pass
+        as they are, without Lightning's walk over a step's list of batches (README, Speed). A batch
+        on another device moves as Lightning moves it."""
+        one = batch[0] if isinstance(batch, list) and batch else batch  # a training step's list, or one batch
+        x = one[0] if isinstance(one, (tuple, list)) and one else one
+        if isinstance(x, torch.Tensor) and x.device == device:
+            return batch
+        return super().transfer_batch_to_device(batch, device, dataloader_idx)
+
     def train_dataloader(self) -> DataLoader:
         # trainer.limit_train_batches=N counts batches, not Lightning's steps of batches_per_step
         # batches: the sampler stops after N (Lightning's own cut, N steps, then never bites); a

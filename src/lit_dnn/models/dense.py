@@ -89,16 +89,6 @@ class DenseModule(LightningModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 
-    def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
-        """The in-memory datamodules cut their batches on the training device (each split moved
-        there once, in ``setup``): those pass as they are, without Lightning's walk over a step's
-        list of batches (README, Speed). A batch from anywhere else moves as Lightning moves it."""
-        one = batch[0] if isinstance(batch, list) and batch else batch  # a training step's list, or one batch
-        x = one[0] if isinstance(one, (tuple, list)) and one else one
-        if isinstance(x, torch.Tensor) and x.device == device:
-            return batch
-        return super().transfer_batch_to_device(batch, device, dataloader_idx)
-
     def training_step(self, batch: list[tuple[torch.Tensor, torch.Tensor]], batch_idx: int) -> None:
         optimizer = self.optimizers()
         scheduler = self.lr_schedulers() if self.scheduler_interval == "step" else None
