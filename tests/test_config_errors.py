@@ -20,6 +20,10 @@ BAD = [
     (["data.batch_size=0"], "data.batch_size=0 must be a positive integer"),
     (["data.batch_size=-3"], "data.batch_size=-3 must be a positive integer"),
     (["data.batches_per_step=0"], "data.batches_per_step=0 must be a positive integer"),
+    (["+trainer.limit_train_batches=0"], "trainer.limit_train_batches=0 must be a positive integer (the batches of each epoch) or"),
+    (["+trainer.limit_train_batches=2.5"], "trainer.limit_train_batches=2.5 must be a positive integer"),
+    (["+trainer.limit_train_batches=abc"], "trainer.limit_train_batches='abc' must be a positive integer"),
+    (["+trainer.val_check_interval=0"], "trainer.val_check_interval=0 must be a positive integer (the batches between validations)"),
     (
         ["+trainer.gradient_clip_val=1.0"],
         "trainer.gradient_clip_val=1.0 applies only when Lightning steps the optimiser, and lit-dnn steps it itself; "

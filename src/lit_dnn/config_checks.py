@@ -139,6 +139,13 @@ def check_trainer(trainer: DictConfig) -> None:
     every = trainer.get("check_val_every_n_epoch", 1)
     if every is not None and (not _is_int(every) or every < 1):
         raise ConfigError(f"trainer.check_val_every_n_epoch={every!r} must be a positive integer (1: validate every epoch).")
+    # counts of batches, or shares of an epoch (Lightning's 0 would skip training or validation without a word)
+    for key, meaning in (("limit_train_batches", "the batches of each epoch"), ("val_check_interval", "the batches between validations")):
+        value = trainer.get(key)
+        if value is not None and not ((_is_int(value) and value >= 1) or (isinstance(value, float) and 0 < value <= 1)):
+            raise ConfigError(
+                f"trainer.{key}={value!r} must be a positive integer ({meaning}) or a fraction of an epoch above 0 and at most 1.0."
+            )
     devices = trainer.get("devices", "auto")
     if not (devices == "auto" or devices == -1 or (_is_int(devices) and devices > 0) or isinstance(devices, (ListConfig, str))):
         raise ConfigError(f"trainer.devices={devices!r} must be a positive count, -1 (all) or auto.")
