@@ -24,6 +24,10 @@ BAD = [
     (["+trainer.limit_train_batches=2.5"], "trainer.limit_train_batches=2.5 must be a positive integer"),
     (["+trainer.limit_train_batches=abc"], "trainer.limit_train_batches='abc' must be a positive integer"),
     (["+trainer.val_check_interval=0"], "trainer.val_check_interval=0 must be a positive integer (the batches between validations)"),
+    (["+trainer.limit_val_batches=0"], "trainer.limit_val_batches=0 must be a positive integer (validation batches; validation feeds"),
+    (["+trainer.limit_test_batches=0"], "trainer.limit_test_batches=0 must be a positive integer (test batches; test=false skips testing)"),
+    (["+trainer.max_steps=0"], "trainer.max_steps=0 must be a positive number of optimiser steps (batches), or -1 for no limit."),
+    (["+trainer.max_steps=-5"], "trainer.max_steps=-5 must be a positive number"),
     (
         ["+trainer.gradient_clip_val=1.0"],
         "trainer.gradient_clip_val=1.0 applies only when Lightning steps the optimiser, and lit-dnn steps it itself; "

@@ -139,13 +139,20 @@ def check_trainer(trainer: DictConfig) -> None:
     every = trainer.get("check_val_every_n_epoch", 1)
     if every is not None and (not _is_int(every) or every < 1):
         raise ConfigError(f"trainer.check_val_every_n_epoch={every!r} must be a positive integer (1: validate every epoch).")
-    # counts of batches, or shares of an epoch (Lightning's 0 would skip training or validation without a word)
-    for key, meaning in (("limit_train_batches", "the batches of each epoch"), ("val_check_interval", "the batches between validations")):
+    # counts of batches, or shares of an epoch: Lightning's 0 would skip that stage (validation feeds
+    # early stopping, the best checkpoint and val/acc_best; test=false is the way to skip testing)
+    for key, meaning in (
+        ("limit_train_batches", "the batches of each epoch"),
+        ("val_check_interval", "the batches between validations"),
+        ("limit_val_batches", "validation batches; validation feeds early stopping and the best checkpoint"),
+        ("limit_test_batches", "test batches; test=false skips testing"),
+    ):
         value = trainer.get(key)
         if value is not None and not ((_is_int(value) and value >= 1) or (isinstance(value, float) and 0 < value <= 1)):
-            raise ConfigError(
-                f"trainer.{key}={value!r} must be a positive integer ({meaning}) or a fraction of an epoch above 0 and at most 1.0."
-            )
+            raise ConfigError(f"trainer.{key}={value!r} must be a positive integer ({meaning}) or a fraction above 0 and at most 1.0.")
+    steps = trainer.get("max_steps", -1)
+    if not _is_int(steps) or not (steps == -1 or steps >= 1):
+        raise ConfigError(f"trainer.max_steps={steps!r} must be a positive number of optimiser steps (batches), or -1 for no limit.")
     devices = trainer.get("devices", "auto")
     if not (devices == "auto" or devices == -1 or (_is_int(devices) and devices > 0) or isinstance(devices, (ListConfig, str))):
         raise ConfigError(f"trainer.devices={devices!r} must be a positive count, -1 (all) or auto.")
