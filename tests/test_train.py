@@ -234,12 +234,12 @@ def test_max_steps_counts_optimiser_steps_inside_a_group(tiny_data: Path, tmp_pa
     assert trainer.lr_scheduler_configs[0].scheduler.total_steps == 5  # the one-cycle plan ends there
 
 
-@pytest.mark.parametrize(("limit", "per_epoch"), [(5, 5), (0.5, 3)], ids=["a count of batches", "a share of the steps"])
+@pytest.mark.parametrize(("limit", "per_epoch"), [(5, 5), (0.5, 4)], ids=["a count of batches", "a share of the batches"])
 def test_limit_train_batches_counts_batches(
     limit: float, per_epoch: int, tiny_data: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     # 500 training images at batch 64: 8 batches an epoch, as Lightning steps of 3, 3 and 2 batches.
-    # 5 batches: steps of 3 and 2; half the steps: one step of 3 batches
+    # 5 batches: steps of 3 and 2; half the batches: steps of 3 and 1
     overrides = ["data.batch_size=64", "data.batches_per_step=3", f"+trainer.limit_train_batches={limit}"]
     datamodule, model, trainer = build(compose_cfg([*tiny_overrides(tiny_data), *overrides], tmp_path))
     with caplog.at_level("INFO", logger="lit_dnn.models.dense"):

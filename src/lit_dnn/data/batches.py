@@ -112,8 +112,8 @@ class BatchGroupSampler:
     list: Keras' ``steps_per_execution``. The module takes one optimiser step per batch, so
     training is the same batch for batch; Lightning's per-step work (the hooks of every callback,
     progress, logging) is paid once per group instead of once per batch (README, Speed).
-    ``limit`` ends the epoch after that many batches (``trainer.limit_train_batches=N``, which
-    counts batches here, as everywhere in lit-dnn).
+    ``limit`` ends the epoch after that many batches (``trainer.limit_train_batches``, which
+    counts batches, as every count in lit-dnn does).
     """
 
     def __init__(self, batches: ShardedBatchSampler, size: int, limit: int | None = None) -> None:

@@ -44,6 +44,8 @@ class InMemoryDataModule(LightningDataModule):
         self.seed = seed
         self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
         self._datasets: dict[str, SplitTensors] = {}
+        # trainer.limit_train_batches, handed over by train.build: a count of batches or a share of them
+        self.train_batch_limit: int | float | None = None
 
     task = "classification"
 
@@ -140,12 +142,11 @@ class InMemoryDataModule(LightningDataModule):
         return super().transfer_batch_to_device(batch, device, dataloader_idx)
 
     def train_dataloader(self) -> DataLoader:
-        # trainer.limit_train_batches=N counts batches, not Lightning's steps of batches_per_step
-        # batches: the sampler stops after N (Lightning's own cut, N steps, then never bites); a
-        # fraction is a share of the epoch's steps, applied by Lightning
-        limit = getattr(self.trainer, "limit_train_batches", None)
-        limit = limit if isinstance(limit, int) and not isinstance(limit, bool) else None
-        return self.loader("train", BatchGroupSampler(self.index_sampler("train"), self.batches_per_step, limit))
+        batches = self.index_sampler("train")
+        limit = self.train_batch_limit  # in batches, not Lightning's steps of batches_per_step batches
+        if isinstance(limit, float):  # a share of this process's batches
+            limit = max(1, int(len(batches) * limit))
+        return self.loader("train", BatchGroupSampler(batches, self.batches_per_step, limit))
 
     def val_dataloader(self) -> DataLoader:
         return self.loader("val")

@@ -73,9 +73,8 @@ class DenseModule(LightningModule):
 
     # --- the loop
     def batches_per_epoch(self) -> int:
-        """The optimiser steps (batches) of a training epoch. Lightning counts its steps, lists of
-        ``size`` batches, and cuts a fraction ``trainer.limit_train_batches`` from them; every cut
-        list but the last is full."""
+        """The optimiser steps (batches) of a training epoch: the sampler's, or fewer where Lightning
+        cuts its steps (lists of ``size`` batches, every one but the last full) shorter."""
         sampler = getattr(self.trainer.train_dataloader, "sampler", None)
         if not hasattr(sampler, "num_batches"):  # a DataLoader of lists of one
             return self.trainer.num_training_batches
