@@ -112,18 +112,22 @@ class BatchGroupSampler:
     list: Keras' ``steps_per_execution``. The module takes one optimiser step per batch, so
     training is the same batch for batch; Lightning's per-step work (the hooks of every callback,
     progress, logging) is paid once per group instead of once per batch (README, Speed).
-    ``limit`` ends the epoch after that many batches (``trainer.limit_train_batches``, which
-    counts batches, as every count in lit-dnn does).
+    ``limit`` ends the epoch after that many batches, or that share of them
+    (``trainer.limit_train_batches``, which counts batches, as every count in lit-dnn does).
     """
 
-    def __init__(self, batches: ShardedBatchSampler, size: int, limit: int | None = None) -> None:
+    def __init__(self, batches: ShardedBatchSampler, size: int, limit: int | float | None = None) -> None:
         self.batches = batches
         self.size = size
         self.limit = limit
 
     @property
     def num_batches(self) -> int:
-        return len(self.batches) if self.limit is None else min(len(self.batches), self.limit)
+        if self.limit is None:
+            return len(self.batches)
+        if isinstance(self.limit, float):  # a share of this process's batches
+            return max(1, int(len(self.batches) * self.limit))
+        return min(len(self.batches), self.limit)
 
     def set_epoch(self, epoch: int) -> None:  # Lightning calls it before each epoch
         self.batches.set_epoch(epoch)

@@ -142,11 +142,8 @@ class InMemoryDataModule(LightningDataModule):
         return super().transfer_batch_to_device(batch, device, dataloader_idx)
 
     def train_dataloader(self) -> DataLoader:
-        batches = self.index_sampler("train")
-        limit = self.train_batch_limit  # in batches, not Lightning's steps of batches_per_step batches
-        if isinstance(limit, float):  # a share of this process's batches
-            limit = max(1, int(len(batches) * limit))
-        return self.loader("train", BatchGroupSampler(batches, self.batches_per_step, limit))
+        # the limit counts batches, not Lightning's steps of batches_per_step batches
+        return self.loader("train", BatchGroupSampler(self.index_sampler("train"), self.batches_per_step, self.train_batch_limit))
 
     def val_dataloader(self) -> DataLoader:
         return self.loader("val")

@@ -74,7 +74,7 @@ class DenseModule(LightningModule):
     # --- the loop
     def batches_per_epoch(self) -> int:
         """The optimiser steps (batches) of a training epoch: the sampler's, or fewer where Lightning
-        cuts its steps (lists of ``size`` batches, every one but the last full) shorter."""
+        runs fewer of its steps (``debug=fdr``'s fast_dev_run: one list of ``size`` batches)."""
         sampler = getattr(self.trainer.train_dataloader, "sampler", None)
         if not hasattr(sampler, "num_batches"):  # a DataLoader of lists of one
             return self.trainer.num_training_batches
@@ -141,7 +141,7 @@ class DenseModule(LightningModule):
     # --- optimiser and schedule
     def optimizer_steps_planned(self) -> int:
         """The run's optimiser steps (batches), at most ``trainer.max_steps``."""
-        _ = self.trainer.estimated_stepping_batches  # has Lightning load the train dataloader (and apply its limit)
+        _ = self.trainer.estimated_stepping_batches  # has Lightning load the train dataloader (and count its steps)
         planned = self.batches_per_epoch() * self.trainer.max_epochs
         return min(planned, self.trainer.max_steps) if self.trainer.max_steps >= 0 else planned
 
