@@ -172,3 +172,29 @@ def test_exported_fashion_model_runs_the_readme_snippet(fashion_run: Path, tiny_
     assert ran.returncode == 0, ran.stderr[-2000:]
     name, probability = ran.stdout.rsplit(" ", 1)
     assert name in meta["class_names"] and 0 < float(probability) <= 1
+
+
+def test_resume_keeps_the_runs_length_in_batches(tiny_data: Path, tmp_path: Path) -> None:
+    """A one-cycle schedule is planned for epochs x batches an epoch: a resume adopts the run's
+    trainer.limit_train_batches, and refuses another (it stepped the schedule past its end: a traceback)."""
+    logs = tmp_path / "logs"
+    base = [o for o in tiny_overrides(tiny_data) if not o.startswith("trainer.max_epochs")] + [f"paths.log_dir={logs}"]
+    first = run_script("train.py", [*base, "trainer.max_epochs=2", "+trainer.limit_train_batches=2"])
+    assert first.returncode == 0, first.stderr[-2000:]
+    (run,) = (logs / "train" / "runs").iterdir()
+    (run / "metrics.json").unlink()  # as if killed while testing: an unfinished run
+    last = (run / "checkpoints" / "last.ckpt").read_bytes()
+
+    refused = run_script("train.py", [*base, "ckpt_path=last", "+trainer.limit_train_batches=3"])
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert refused.stderr.strip() == (
+        f"Error: {run / 'checkpoints' / 'last.ckpt'} resumes a one-cycle learning-rate schedule planned for "
+        f"trainer.limit_train_batches=2; keep trainer.limit_train_batches=2, or train a new run with model.scheduler=null "
+        f"to extend training freely."
+    )
+    assert (run / "checkpoints" / "last.ckpt").read_bytes() == last and not (run / "metrics.json").exists()
+
+    resumed = run_script("train.py", [*base, "ckpt_path=last"])  # the run's 2 epochs of 2 batches
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert json.loads((run / "metrics.json").read_text())["epochs_run"] == 2
+    assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 4

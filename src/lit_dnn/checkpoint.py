@@ -31,7 +31,16 @@ PLAIN = (str, int, float, bool, type(None))
 HEADS = {"classification": "lit_dnn.models.classifier.Classifier", "regression": "lit_dnn.models.regressor.Regressor"}
 
 
-def metadata(model_cfg: Any, data_cfg: Any, datamodule: Any, max_epochs: int, seed: int) -> dict[str, Any]:
+# the trainer settings that fix a run's length in optimiser steps (a one-cycle schedule is planned
+# for it), with their values where a checkpoint does not record them
+RUN_LENGTH = {"max_epochs": None, "limit_train_batches": None, "max_steps": -1}
+
+
+def run_length(trainer_cfg: Any) -> dict[str, Any]:
+    return {key: trainer_cfg.get(key, unset) for key, unset in RUN_LENGTH.items()}
+
+
+def metadata(model_cfg: Any, data_cfg: Any, datamodule: Any, length: dict[str, Any], seed: int) -> dict[str, Any]:
     """Everything a checkpoint says about its run, as plain values (its ``hyper_parameters``): the
     configs, the data's shape, head (class names, or regression targets and their scaling) and input
     normalisation."""
@@ -47,7 +56,7 @@ def metadata(model_cfg: Any, data_cfg: Any, datamodule: Any, max_epochs: int, se
         **datamodule.head(),
         "normalization": datamodule.normalization.as_dict(),
         **({"table": datamodule.schema()} if hasattr(datamodule, "schema") else {}),
-        "max_epochs": max_epochs,
+        **length,  # max_epochs, limit_train_batches, max_steps
         "seed": seed,
     }
 

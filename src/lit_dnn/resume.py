@@ -20,7 +20,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from lit_dnn.checkpoint import DATAMODULES, HEADS
+from lit_dnn.checkpoint import DATAMODULES, HEADS, RUN_LENGTH, run_length
 from lit_dnn.errors import CheckpointError, ConfigError
 from lit_dnn.run_dir import is_finished, run_dir_of
 
@@ -119,18 +119,22 @@ def adopt_checkpoint_config(cfg: DictConfig, hp: dict[str, Any], path: Path) -> 
             cfg.data = OmegaConf.merge(OmegaConf.create(hp["data"]), {k: cfg.data[k] for k in SAFE_DATA if k in cfg.data})
         if "seed" in hp and not _set_by("seed", command_keys):
             cfg.seed = hp["seed"]
-        if "max_epochs" in hp and not _set_by("trainer.max_epochs", command_keys):
-            cfg.trainer.max_epochs = hp["max_epochs"]
+        for key in RUN_LENGTH:  # the run's length, unless this command sets it
+            if key in hp and not _set_by(f"trainer.{key}", command_keys):
+                cfg.trainer[key] = hp[key]
 
 
 def check_schedule(checkpoint: dict[str, Any], cfg: DictConfig, path: Path) -> None:
-    """A one-cycle schedule is planned for the run's length: resuming must keep that length."""
-    planned = checkpoint["hyper_parameters"].get("max_epochs")
-    schedules = checkpoint.get("lr_schedulers") or [{}]
-    if "total_steps" in schedules[0] and planned != cfg.trainer.max_epochs:
+    """A one-cycle schedule is planned for the run's length (its epochs, batches an epoch and step
+    limit): resuming must keep that length, or the schedule would be stepped past its end."""
+    hp = checkpoint["hyper_parameters"]
+    planned = {key: hp.get(key, unset) for key, unset in RUN_LENGTH.items()}
+    ours = run_length(cfg.trainer)
+    changed = " ".join(f"trainer.{k}={planned[k]}" for k in planned if ours[k] != planned[k])
+    if "total_steps" in (checkpoint.get("lr_schedulers") or [{}])[0] and changed:
         raise ConfigError(
-            f"{path} resumes a one-cycle learning-rate schedule planned for trainer.max_epochs={planned}; "
-            f"keep trainer.max_epochs={planned}, or train a new run with model.scheduler=null to extend training freely."
+            f"{path} resumes a one-cycle learning-rate schedule planned for {changed}; keep {changed}, "
+            f"or train a new run with model.scheduler=null to extend training freely."
         )
 
 

@@ -12,7 +12,7 @@ from omegaconf import DictConfig
 
 from lit_dnn.callbacks.reproducible import EpochSeed, PreemptionCheckpoint
 from lit_dnn.callbacks.summary import summary_text
-from lit_dnn.checkpoint import build_model, check_shapes, metadata, read_checkpoint
+from lit_dnn.checkpoint import build_model, check_shapes, metadata, read_checkpoint, run_length
 from lit_dnn.cli import sigterm_stops
 from lit_dnn.config_checks import check_metric_names, check_train_config, instantiate, instantiate_all
 from lit_dnn.provenance import write_provenance
@@ -30,7 +30,7 @@ def build(cfg: DictConfig, extra_callbacks: list[Any] = ()) -> tuple[L.Lightning
     datamodule.prepare_data()
     datamodule.setup("fit")  # missing or broken data fails here, before the trainer starts
     model = build_model(cfg.model, datamodule)  # a table's shape and classes are known once it is read
-    model.save_hyperparameters(metadata(cfg.model, cfg.data, datamodule, cfg.trainer.max_epochs, cfg.seed))
+    model.save_hyperparameters(metadata(cfg.model, cfg.data, datamodule, run_length(cfg.trainer), cfg.seed))
     callbacks = [*instantiate_all(cfg.get("callbacks")), EpochSeed(cfg.seed), PreemptionCheckpoint(), *extra_callbacks]
     loggers = instantiate_all(cfg.get("logger"))
     # every trainer.* count is in batches; Lightning counts its steps (lists of batches_per_step batches):
