@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from lit_dnn.data.batches import ShardedBatchSampler, SplitTensors, as_is
+from lit_dnn.data.batches import ShardedBatchSampler, SplitTensors, StepBatches, as_is
 from lit_dnn.data.binary import BinaryDataModule
 from lit_dnn.data.image import DATASETS, ImageDataModule
 from lit_dnn.data.normalization import Normalization
@@ -183,7 +183,20 @@ def test_batches_per_step_groups_the_same_batches(tiny_data: Path) -> None:
     assert len(grouped) == len(single) == dm.train_dataloader().sampler.num_batches == 8
     for (x1, y1), (x2, y2) in zip(single, grouped):
         assert torch.equal(x1, x2) and torch.equal(y1, y2)
-    assert not isinstance(next(iter(dm.val_dataloader())), list)  # evaluation stays one batch per step
+    assert not isinstance(next(iter(dm.val_dataloader())), StepBatches)  # evaluation stays one batch per step
+
+
+def test_a_steps_batches_are_cut_one_by_one_as_the_step_reaches_them() -> None:
+    cut = []
+    dataset = SplitTensors(torch.arange(40.0).reshape(20, 2), torch.arange(20), transform=lambda x: cut.append(len(x)) or x)
+    step = dataset[[torch.tensor([0, 1, 2]), torch.tensor([5, 6]), torch.tensor([9])]]
+    assert isinstance(step, StepBatches) and len(step) == 3 and cut == []  # nothing cut yet
+    batches = iter(step)
+    x, y = next(batches)
+    assert cut == [3] and y.tolist() == [0, 1, 2] and x[:, 0].tolist() == [0, 2, 4]
+    assert [y.tolist() for _, y in batches] == [[5, 6], [9]] and cut == [3, 2, 1]
+    assert [y.tolist() for _, y in step[1:]] == [[5, 6], [9]]  # a slice (max_steps may end a step early)
+    assert step[0][1].tolist() == [0, 1, 2] and step.device == torch.device("cpu")
 
 
 def test_batches_already_on_the_device_pass_as_they_are_others_move(tiny_data: Path) -> None:

@@ -6,7 +6,7 @@ import torch
 from lightning import LightningDataModule
 from torch.utils.data import DataLoader
 
-from lit_dnn.data.batches import BatchGroupSampler, ShardedBatchSampler, SplitTensors, as_is
+from lit_dnn.data.batches import BatchGroupSampler, ShardedBatchSampler, SplitTensors, StepBatches, as_is
 from lit_dnn.data.normalization import Normalization
 from lit_dnn.data.splits import check_val_from, split_size
 
@@ -16,7 +16,7 @@ class InMemoryDataModule(LightningDataModule):
     inputs, saved in checkpoints) and implement ``load``, which calls ``set_splits``. Batch size is per process (see README, distributed).
 
     Batches reach Lightning through ``DataLoader``s with ``batch_size=None`` over a split's
-    tensors (``SplitTensors``): each training step gets a list of ``batches_per_step`` batches
+    tensors (``SplitTensors``): each training step gets ``batches_per_step`` batches (``StepBatches``)
     (``BatchGroupSampler``) and the ``Classifier`` steps its optimiser once per batch. The
     samplers shard across processes themselves (``trainer.use_distributed_sampler=false``), and
     ``setup`` moves every split to the trainer's device once."""
@@ -133,10 +133,14 @@ class InMemoryDataModule(LightningDataModule):
 
     def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
         """Batches are cut on the training device (``setup`` moved each split there once): they pass
-        as they are, without Lightning's walk over a step's list of batches (README, Speed). A batch
-        on another device moves as Lightning moves it."""
-        one = batch[0] if isinstance(batch, list) and batch else batch  # a training step's list, or one batch
-        x = one[0] if isinstance(one, (tuple, list)) and one else one
+        as they are, without Lightning's walk over a step's batches (README, Speed). A batch on
+        another device moves as Lightning moves it (a training step's batches: as a list)."""
+        if isinstance(batch, StepBatches):
+            if batch.device == device:
+                return batch
+            move = super().transfer_batch_to_device
+            return [move(one, device, dataloader_idx) for one in batch]
+        x = batch[0] if isinstance(batch, (tuple, list)) and batch else batch
         if isinstance(x, torch.Tensor) and x.device == device:
             return batch
         return super().transfer_batch_to_device(batch, device, dataloader_idx)

@@ -20,8 +20,8 @@ log = logging.getLogger(__name__)
 class DenseModule(LightningModule):
     """A network, its optimiser and schedule, and one training path for every task.
 
-    Every training step receives a list of batches (``data.batches_per_step`` of them, Keras'
-    ``steps_per_execution``; a list of one is the plain case) and the module steps the optimiser
+    Every training step receives a sequence of batches (``data.batches_per_step`` of them, Keras'
+    ``steps_per_execution``; one is the plain case) and the module steps the optimiser
     once per batch itself (Lightning's manual optimisation): the same updates as one batch per
     step, with Lightning's per-step overhead paid once per list. ``gradient_clip_val`` clips each
     batch's gradient norm (Lightning's ``trainer.gradient_clip_val`` is for automatic optimisation);
@@ -93,7 +93,9 @@ class DenseModule(LightningModule):
         scheduler = self.lr_schedulers() if self.scheduler_interval == "step" else None
         if self.trainer.max_steps >= 0:  # trainer.max_steps counts batches: it may end inside this list
             batch = batch[: max(self.trainer.max_steps - self.global_step, 0)]
-        for x, y in batch:  # a list of batches (BatchGroupSampler)
+        samples = 0
+        for x, y in batch:  # a step's batches (StepBatches), each cut as it is reached
+            samples += len(y)
             loss = self.training_loss(x, y)
             self.train_loss_sum.add_(loss.detach(), alpha=len(y))
             optimizer.zero_grad()
@@ -103,7 +105,7 @@ class DenseModule(LightningModule):
             optimizer.step()
             if scheduler is not None:
                 scheduler.step()
-        self.train_count += sum(len(y) for _, y in batch)
+        self.train_count += samples
         self._stop_if_not_finite()
 
     def _stop_if_not_finite(self) -> None:
