@@ -225,6 +225,30 @@ def test_several_batches_per_step_train_the_same_weights(schedule: list[str], ti
     assert one.callback_metrics["train/loss"].item() == pytest.approx(three.callback_metrics["train/loss"].item(), rel=1e-5)
 
 
+@pytest.mark.parametrize("data", ["mnist", "diabetes"], ids=["classification", "regression"])
+def test_train_metrics_are_exact_means_over_every_training_sample(data: str, tiny_data: Path, tmp_path: Path) -> None:
+    # the running sums are added once per step, from the step's outputs: with a learning rate of 0 and no
+    # dropout the weights never move, so the epoch's train/* must equal one pass over the whole training split
+    data_args = [*tiny_overrides(tiny_data), "data.batches_per_step=3"] if data == "mnist" else [
+        "data=diabetes", "data.batch_size=64", "data.batches_per_step=3", "trainer.max_epochs=2", "callbacks.progress_bar=null",
+        "+trainer.enable_progress_bar=false", f"trainer.accelerator={ACCELERATOR}",
+    ]  # fmt: skip
+    cfg = compose_cfg([*data_args, "optimizer=sgd", "model.optimizer.lr=0", "model.scheduler=null", "model.net.dropout=0"], tmp_path)
+    datamodule, model, trainer = build(cfg)
+    trainer.fit(model, datamodule=datamodule)
+    x, y = datamodule.split_dataset("train")[torch.arange(len(datamodule.split_dataset("train")))]
+    with torch.no_grad():
+        out = model.net(x.to(model.device))
+    y = y.to(model.device)
+    assert trainer.callback_metrics["train/loss"].item() == pytest.approx(model.training_loss(out, y).item(), rel=1e-5)
+    if data == "mnist":
+        accuracy = out.argmax(1).eq(y).double().mean().item()
+        assert trainer.callback_metrics["train/acc"].item() == pytest.approx(accuracy, rel=1e-6)
+    else:
+        mae = (model.unscale(out) - y).abs().mean().item()
+        assert trainer.callback_metrics["train/mae"].item() == pytest.approx(mae, rel=1e-5)
+
+
 def test_max_steps_counts_optimiser_steps_inside_a_group(tiny_data: Path, tmp_path: Path) -> None:
     # 4 batches per epoch in Lightning steps of 3: the fifth optimiser step falls inside the second epoch's first group
     cfg = compose_cfg([*tiny_overrides(tiny_data), "data.batches_per_step=3", "+trainer.max_steps=5"], tmp_path)

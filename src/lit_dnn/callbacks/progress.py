@@ -27,7 +27,7 @@ class EpochProgressBar(ProgressBar):
     with the running training loss; when an epoch is done, one line that stays, on screen and in
     ``train.log`` (Keras' ``verbose=2``)::
 
-        Epoch 3/8 - 215 batches - 2.9 s - loss 0.1036 - acc 0.9689 - val_loss 0.0841 - val_acc 0.9742
+        Epoch 3/8 - 215 batches - 0.5 s - acc 0.9537 - loss 0.1529 - val_acc 0.9626 - val_loss 0.1240
 
     A training step holds ``data.batches_per_step`` batches; the bar counts batches. The line of an
     epoch is written when the next begins (or training ends), once the module has logged the

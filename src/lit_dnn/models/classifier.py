@@ -84,12 +84,16 @@ class Classifier(DenseModule):
             + [f"test/acc_per_class/{name}" for name in self.class_names]
         )
 
-    def loss_and_predictions(self, logits: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The loss (cross-entropy, or binary cross-entropy of one sigmoid unit) and the predicted classes."""
+    def training_loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy, or binary cross-entropy of one sigmoid unit."""
         if self.sigmoid:
             logit = logits[:, 0]
-            return F.binary_cross_entropy_with_logits(logit, y.to(logit.dtype)), (logit > 0).long()
-        return F.cross_entropy(logits, y), logits.argmax(1)
+            return F.binary_cross_entropy_with_logits(logit, y.to(logit.dtype))
+        return F.cross_entropy(logits, y)
+
+    def predicted_classes(self, logits: torch.Tensor) -> torch.Tensor:
+        """The predicted classes."""
+        return (logits[:, 0] > 0).long() if self.sigmoid else logits.argmax(1)
 
     def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
         """Class probabilities (N, classes): softmax, or [1 - p, p] of the sigmoid unit."""
@@ -98,10 +102,8 @@ class Classifier(DenseModule):
             return torch.stack([1 - p, p], dim=1)
         return logits.softmax(dim=1)
 
-    def training_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        loss, preds = self.loss_and_predictions(self.net(x), y)
-        self.train_correct.add_(preds.eq(y).sum())
-        return loss
+    def add_train_sums(self, logits: torch.Tensor, y: torch.Tensor) -> None:
+        self.train_correct.add_(self.predicted_classes(logits).eq(y).sum())
 
     def train_sums(self) -> dict[str, torch.Tensor]:
         return {"acc": self.train_correct}
@@ -109,8 +111,8 @@ class Classifier(DenseModule):
     def _eval_step(self, stage: str, batch: tuple[torch.Tensor, torch.Tensor]) -> dict[str, torch.Tensor]:
         x, y = batch
         logits = self.net(x)
-        loss, preds = self.loss_and_predictions(logits, y)
-        self.losses[stage].update(loss, len(y))
+        preds = self.predicted_classes(logits)
+        self.losses[stage].update(self.training_loss(logits, y), len(y))
         scores = self.probabilities(logits)[:, 1] if self.binary else logits
         self.metrics[stage].update(scores, y)
         self.confusion[stage].update(preds, y)

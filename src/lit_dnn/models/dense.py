@@ -27,8 +27,11 @@ class DenseModule(LightningModule):
     batch's gradient norm (Lightning's ``trainer.gradient_clip_val`` is for automatic optimisation);
     ``trainer.max_steps`` counts optimiser steps, i.e. batches.
 
-    A task implements ``training_loss`` (one batch's loss; it may add to running sums of its own,
-    named by ``train_sums``), the evaluation hooks, ``metric_names`` and ``predict_step``.
+    A task implements ``training_loss`` (one batch's loss from the network's outputs),
+    ``add_train_sums`` (its running sums, e.g. correct predictions, added once per step over the
+    step's outputs: a few small ops per batch between the optimiser's kernels cost more than their
+    own time; README, Speed) and ``train_sums`` (those sums by name), the evaluation hooks,
+    ``metric_names`` and ``predict_step``.
     """
 
     def __init__(
@@ -60,8 +63,12 @@ class DenseModule(LightningModule):
         self.restored_fit_metrics: dict[str, float | None] = {}  # what the resumed checkpoint's run had logged
 
     # --- what a task provides
-    def training_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    def training_loss(self, outputs: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """One batch's mean loss, from the network's outputs."""
         raise NotImplementedError
+
+    def add_train_sums(self, outputs: torch.Tensor, y: torch.Tensor) -> None:
+        """Add a step's (detached) outputs and targets to the task's running per-sample sums."""
 
     def train_sums(self) -> dict[str, torch.Tensor]:
         """The task's running per-sample sums, logged as ``train/<name>`` epoch means (e.g. correct → acc)."""
@@ -93,11 +100,10 @@ class DenseModule(LightningModule):
         scheduler = self.lr_schedulers() if self.scheduler_interval == "step" else None
         if self.trainer.max_steps >= 0:  # trainer.max_steps counts batches: it may end inside this list
             batch = batch[: max(self.trainer.max_steps - self.global_step, 0)]
-        samples = 0
+        outputs, targets = [], []
         for x, y in batch:  # a step's batches (StepBatches), each cut as it is reached
-            samples += len(y)
-            loss = self.training_loss(x, y)
-            self.train_loss_sum.add_(loss.detach(), alpha=len(y))
+            out = self.net(x)
+            loss = self.training_loss(out, y)
             optimizer.zero_grad()
             self.manual_backward(loss)
             if self.gradient_clip_val is not None:
@@ -105,7 +111,13 @@ class DenseModule(LightningModule):
             optimizer.step()
             if scheduler is not None:
                 scheduler.step()
-        self.train_count += samples
+            outputs.append(out.detach())
+            targets.append(y)
+        if targets:  # the step's running sums from its outputs at once: the same per-sample losses, summed
+            out, y = torch.cat(outputs), torch.cat(targets)
+            self.train_loss_sum.add_(self.training_loss(out, y), alpha=len(y))
+            self.train_count += len(y)
+            self.add_train_sums(out, y)
         self._stop_if_not_finite()
 
     def _stop_if_not_finite(self) -> None:

@@ -75,10 +75,12 @@ class Regressor(DenseModule):
     def unscale(self, outputs: torch.Tensor) -> torch.Tensor:
         return outputs * self.target_std + self.target_mean
 
-    def training_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        outputs = self.net(x)
-        self.train_abs_error.add_((self.unscale(outputs.detach()) - y).abs().mean(1).sum())
+    def training_loss(self, outputs: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The loss in standardised units."""
         return self.loss_fn(outputs, (y - self.target_mean) / self.target_std)
+
+    def add_train_sums(self, outputs: torch.Tensor, y: torch.Tensor) -> None:
+        self.train_abs_error.add_((self.unscale(outputs) - y).abs().mean(1).sum())
 
     def train_sums(self) -> dict[str, torch.Tensor]:
         return {"mae": self.train_abs_error}
@@ -86,7 +88,7 @@ class Regressor(DenseModule):
     def _eval_step(self, stage: str, batch: tuple[torch.Tensor, torch.Tensor]) -> None:
         x, y = batch
         outputs = self.net(x)
-        self.losses[stage].update(self.loss_fn(outputs, (y - self.target_mean) / self.target_std), len(y))
+        self.losses[stage].update(self.training_loss(outputs, y), len(y))
         predicted = self.unscale(outputs)
         self.metrics[stage].update(predicted.flatten() if predicted.shape[1] == 1 else predicted, y.flatten() if y.shape[1] == 1 else y)
         self.collected[stage].append((predicted.detach(), y))
