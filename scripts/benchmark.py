@@ -42,7 +42,7 @@ from omegaconf import DictConfig, open_dict  # noqa: E402
 from torch.utils.data import DataLoader, default_collate, random_split  # noqa: E402
 from torchvision import transforms  # noqa: E402
 
-from lit_dnn.data.batches import StepBatches  # noqa: E402
+from lit_dnn.data.batches import batches_in  # noqa: E402
 from lit_dnn.data.image import DATASETS  # noqa: E402
 from lit_dnn.runtime import prepare_process  # noqa: E402
 from lit_dnn.train import build  # noqa: E402
@@ -181,7 +181,7 @@ class PlainInterleaved(L.Callback):
         self.times.append(0.0)
 
     def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch, batch_idx: int) -> None:
-        self.owed += len(batch) if isinstance(batch, StepBatches) else 1  # a training step gets a step's batches
+        self.owed += batches_in(batch)
         if self.owed >= self.chunk or batch_idx == trainer.num_training_batches - 1:
             self.times[-1] += self.plain.run(self.owed)
             self.owed = 0

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from lit_dnn.data.batches import ShardedBatchSampler, SplitTensors, StepBatches, as_is
+from lit_dnn.data.batches import ShardedBatchSampler, SplitTensors, StepBatches, as_is, batches_in
 from lit_dnn.data.binary import BinaryDataModule
 from lit_dnn.data.image import DATASETS, ImageDataModule
 from lit_dnn.data.normalization import Normalization
@@ -209,6 +209,7 @@ def test_batches_already_on_the_device_pass_as_they_are_others_move(tiny_data: P
     # from elsewhere (a CPU batch for another device; "meta" stands in for a GPU): every tensor moves
     moved = dm.transfer_batch_to_device(step, torch.device("meta"), 0)
     assert [t.device.type for batch in moved for t in batch] == ["meta"] * 6
+    assert (batches_in(step), batches_in(moved), batches_in(one)) == (3, 3, 1)  # what the progress bar counts
     assert dm.transfer_batch_to_device({"x": one[0]}, torch.device("meta"), 0)["x"].device.type == "meta"
 
 

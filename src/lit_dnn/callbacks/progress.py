@@ -9,7 +9,7 @@ import lightning as L
 from lightning.pytorch.callbacks import ProgressBar
 from tqdm import tqdm
 
-from lit_dnn.data.batches import StepBatches
+from lit_dnn.data.batches import batches_in
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ class EpochProgressBar(ProgressBar):
             )
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
-        n = len(batch) if isinstance(batch, (StepBatches, list)) else 1  # a step's batches
+        n = batches_in(batch)
         self.batches += n
         if self.bar is None or self.bar.disable:
             return

@@ -136,6 +136,12 @@ class StepBatches(Sequence):
         return (self.dataset[idx] for idx in self.indices)
 
 
+def batches_in(step: Any) -> int:
+    """How many batches a training step holds: its ``StepBatches`` (a list of them once moved to
+    another device), else one."""
+    return len(step) if isinstance(step, (StepBatches, list)) else 1
+
+
 def as_is(item: Any) -> Any:
     """The DataLoader's collate function: an item is already a batch (or a list of them)."""
     return item
