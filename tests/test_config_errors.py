@@ -1,5 +1,6 @@
 """Bad config values: one sentence naming key, value and what is allowed; exit code 2; no traceback."""
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -209,3 +210,20 @@ def test_cycling_momentum_an_optimizer_without_one_is_one_sentence(tmp_path: Pat
     assert result.stderr.strip().splitlines()[-1] == (
         "Error: model.scheduler.cycle_momentum=true, but Adagrad has no momentum to cycle; set it to null or false."
     )
+
+
+@pytest.mark.parametrize(("logger", "package"), [("wandb", "wandb"), ("many", "mlflow")])
+def test_logger_without_its_package_is_one_sentence(
+    logger: str, package: str, tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, package, None)  # Python's way to make a package not importable, as if not installed
+    cfg = compose_cfg([*tiny_overrides(tiny_data), f"logger={logger}"], tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        run_task(train, cfg)
+    assert exit_info.value.code == 2
+    name = "wandb" if logger == "wandb" else "mlflow"
+    assert capsys.readouterr().err.strip() == (
+        f'Error: logger.{name} needs the {package} package, which is not installed; pip install -e ".[trackers]" '
+        f"(or pip install {package}), or choose another logger (logger=tensorboard)."
+    )
+    assert not (tmp_path / "run").exists()

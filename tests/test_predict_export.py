@@ -2,6 +2,7 @@
 
 import csv
 import json
+import os
 import struct
 import zlib
 from pathlib import Path
@@ -123,6 +124,20 @@ def test_missing_checkpoint_is_one_sentence(tmp_path: Path) -> None:
     assert (
         result.stderr.strip() == f"Error: ckpt_path={tmp_path}/none.ckpt does not exist; pass ckpt_path=<a .ckpt file written by train.py>."
     )
+
+
+def test_export_without_onnx_is_one_sentence(checkpoint: Path, tmp_path: Path) -> None:
+    hide = tmp_path / "hide"  # a machine without the export extra: Python's way to make onnx not importable
+    hide.mkdir()
+    (hide / "sitecustomize.py").write_text("import sys\nsys.modules['onnx'] = None\n")
+    path = os.pathsep.join(filter(None, [str(hide), os.environ.get("PYTHONPATH")]))
+    result = run_script("export.py", [f"ckpt_path={checkpoint}", "format=onnx", f"hydra.run.dir={tmp_path}/out"], {"PYTHONPATH": path})
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        'Error: format=onnx needs the onnx package, which is not installed; pip install -e ".[export]" (or pip install onnx), '
+        "or use format=torchscript."
+    )
+    assert not (tmp_path / "out" / "model.json").exists()
 
 
 def test_onnx_and_torchscript_match_the_lightning_module(checkpoint: Path, test_images: tuple, tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ Each failure is one sentence naming the key, the value and what is allowed.
 
 import inspect
 import math
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
@@ -182,6 +183,27 @@ def check_trainer(trainer: DictConfig) -> None:
             )
 
 
+def check_installed(package: str, needed_by: str, extra: str, instead: str) -> None:
+    """A package that comes only with one of lit-dnn's extras (pyproject.toml), named before anything starts."""
+    if find_spec(package) is None:
+        raise ConfigError(
+            f'{needed_by} needs the {package} package, which is not installed; pip install -e ".[{extra}]" (or pip install {package}), '
+            f"or {instead}."
+        )
+
+
+# Lightning's loggers whose package comes only with lit-dnn's "trackers" extra; Lightning's own
+# error would come when the logger is built, wrapped in Hydra's multi-line one
+LOGGER_PACKAGES = {"WandbLogger": "wandb", "MLFlowLogger": "mlflow"}
+
+
+def check_loggers(loggers: DictConfig | None) -> None:
+    for name, logger in (loggers or {}).items():
+        package = LOGGER_PACKAGES.get(str(logger.get("_target_")).rsplit(".", 1)[-1]) if logger is not None else None
+        if package is not None:
+            check_installed(package, f"logger.{name}", "trackers", "choose another logger (logger=tensorboard)")
+
+
 def check_train_config(cfg: DictConfig) -> None:
     """Raise ``ConfigError`` for the first value that cannot work."""
     if not _is_int(cfg.get("seed")) or not 0 <= cfg.seed < 2**32:
@@ -189,6 +211,7 @@ def check_train_config(cfg: DictConfig) -> None:
     check_model(cfg.model)
     check_data(cfg.data)
     check_trainer(cfg.trainer)
+    check_loggers(cfg.get("logger"))
     check_val_check_interval(cfg.trainer.get("val_check_interval"), cfg.data.get("batches_per_step", 1))
 
 

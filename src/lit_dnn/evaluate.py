@@ -9,7 +9,7 @@ import lightning as L
 from omegaconf import DictConfig, OmegaConf
 
 from lit_dnn.checkpoint import datamodule_from_hparams, load_model
-from lit_dnn.config_checks import instantiate_all
+from lit_dnn.config_checks import check_loggers, instantiate_all
 from lit_dnn.errors import CheckpointError
 from lit_dnn.run_dir import plain, write_json
 
@@ -26,6 +26,7 @@ def datamodule_of(hparams: dict[str, Any], cfg: DictConfig) -> L.LightningDataMo
 
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
+    check_loggers(cfg.get("logger"))
     model, hparams = load_model(cfg.ckpt_path)
     datamodule = datamodule_of(hparams, cfg)
     datamodule.setup("test")

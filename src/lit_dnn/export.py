@@ -9,6 +9,7 @@ from omegaconf import DictConfig
 from torch import nn
 
 from lit_dnn.checkpoint import load_model
+from lit_dnn.config_checks import check_installed
 from lit_dnn.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,8 @@ class TableModel(nn.Module):
 def export(cfg: DictConfig) -> Path:
     if cfg.format not in FORMATS:
         raise ConfigError(f"format={cfg.format!r} is unknown; use format=onnx or format=torchscript.")
+    if cfg.format == "onnx":
+        check_installed("onnx", "format=onnx", "export", "use format=torchscript")
     model, hp = load_model(cfg.ckpt_path)
     table = hp.get("table")
     regression = hp.get("task") == "regression"
