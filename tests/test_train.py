@@ -300,3 +300,26 @@ def test_gradient_clipping_bounds_every_update(tiny_data: Path, tmp_path: Path) 
     trainer.fit(model, datamodule=datamodule)
     moved = max((p.detach() - b).norm().item() for p, b in zip(model.net.parameters(), before))
     assert trainer.global_step == 8 and 0 < moved <= 8 * 0.1 * 1e-6 * 1.001
+
+
+def test_lightning_still_names_each_hook_on_the_module_and_plain_hook_name_stores_it(
+    tiny_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Guard of runtime.PlainHookName: Lightning sets the module's ``_current_fx_name`` to the hook it
+    is calling (if it stops, the mixin saves nothing: drop it), and the mixin stores that str without
+    ``nn.Module.__setattr__``, every other attribute with it."""
+    seen = []
+    watch = LambdaCallback(on_before_backward=lambda trainer, module, loss: seen.append(module._current_fx_name))
+    cfg = compose_cfg([*tiny_overrides(tiny_data), "trainer.max_epochs=1"], tmp_path)
+    datamodule, model, trainer = build(cfg, extra_callbacks=[watch])
+    trainer.fit(model, datamodule=datamodule)
+    assert len(seen) == trainer.global_step > 0 and set(seen) == {"on_before_backward"}
+
+    layer, calls = torch.nn.Linear(1, 1), []
+    module_setattr = torch.nn.Module.__setattr__
+    monkeypatch.setattr(torch.nn.Module, "__setattr__", lambda self, name, value: calls.append(name) or module_setattr(self, name, value))
+    model._current_fx_name = "on_after_backward"
+    model.seen = 1
+    model.extra = layer
+    assert calls == ["seen", "extra"] and vars(model)["_current_fx_name"] == "on_after_backward"
+    assert "extra" in dict(model.named_children()) and "_current_fx_name" not in dict(model.named_buffers())

@@ -96,5 +96,19 @@ def skip_inherited_step_hooks(callbacks: list[Any], module: Any) -> None:
                 setattr(instance, hook, None)
 
 
+class PlainHookName:
+    """A LightningModule's base before ``LightningModule``. Lightning sets and restores the module's
+    ``_current_fx_name`` (the name of the hook it is calling, a str) around every callback hook
+    dispatch, six times a training batch here. ``nn.Module.__setattr__`` first checks each value
+    against parameters, submodules and buffers (two of these checks run in Python); a str is none
+    of them, so it is stored as ``nn.Module`` would store it in the end, directly."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "_current_fx_name" and (value is None or type(value) is str):
+            object.__setattr__(self, name, value)
+        else:
+            super().__setattr__(name, value)
+
+
 def prepare_trainer(trainer: Any, module: Any) -> None:
     skip_inherited_step_hooks(trainer.callbacks, module)  # with the callbacks Lightning adds (progress bar, model summary)

@@ -13,11 +13,12 @@ from torch import nn
 
 from lit_dnn.errors import ConfigError, NonFiniteLossError
 from lit_dnn.models.schedules import check_interval
+from lit_dnn.runtime import PlainHookName
 
 log = logging.getLogger(__name__)
 
 
-class DenseModule(LightningModule):
+class DenseModule(PlainHookName, LightningModule):
     """A network, its optimiser and schedule, and one training path for every task.
 
     Every training step receives a sequence of batches (``data.batches_per_step`` of them, Keras'
