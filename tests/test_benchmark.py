@@ -48,3 +48,28 @@ def test_benchmark_runs_and_writes_its_table(tiny_data: Path, tmp_path: Path) ->
     assert 0 < torch_s < lightning_s and 0 < help_s and 0 < first_step < train_s and 0 < plain_s
     assert re.fullmatch(r"[\d.]+ \([\d.]+–[\d.]+\)", cells[5]) and float(cells[5].split()[0]) == pytest.approx(train_s / plain_s, rel=0.5)
     assert 0 <= acc <= 100 and 100 < peak < 3000
+
+
+def test_step_costs_times_every_variant(tiny_data: Path) -> None:
+    result = run_script(
+        "scripts/step_costs.py",
+        [
+            "--epochs",
+            "2",
+            "--override",
+            f"data.data_dir={tiny_data}",
+            "--override",
+            "data.val_split=100",
+            "--override",
+            "data.batch_size=16",
+            "--override",
+            "data.batches_per_step=2",
+        ],
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = {line.split("|")[1].strip(): line for line in result.stdout.splitlines() if re.match(r"\| [+a-z]", line)}
+    assert list(rows) == ["variant", "bare", "+schedule", "+sums", "+recipe", "+backward", "+step", "template", "plain"]
+    for name in list(rows)[1:]:
+        micros, times_plain = (c.strip() for c in rows[name].strip("|").split("|")[1:])
+        assert float(micros.replace(",", "")) > 0 and float(times_plain) > 0, rows[name]
+    assert rows["plain"].strip().endswith("| 1.000 |")
