@@ -2,9 +2,11 @@
 
 ``prepare_process`` applies the process-wide ones (``run_task`` calls it once the task's modules
 are imported); ``prepare_trainer`` the one that concerns a trainer's callbacks and module
-(``build`` calls it); ``PlainHookName`` is a base class of ``DenseModule``. Each has a guard test in ``tests/test_runtime.py`` that fails when a library release
-changes the behaviour it relies on: then drop or adapt the workaround. What each one saves is
-measured in the README's Speed section, not here.
+(``build`` calls it); ``PlainHookName`` is a base class of ``DenseModule``. Each has a guard
+test (``tests/test_runtime.py``; those of the trainer and the module in ``tests/test_train.py``,
+where a fit is built) that fails when a library release changes the behaviour it relies on: then
+drop or adapt the workaround. What each one saves is measured in the README's Speed section, not
+here.
 """
 
 import atexit
