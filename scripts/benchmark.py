@@ -38,12 +38,15 @@ import lightning as L  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from hydra import compose, initialize_config_dir  # noqa: E402
+from hydra.errors import HydraException  # noqa: E402
 from omegaconf import DictConfig, open_dict  # noqa: E402
 from torch.utils.data import DataLoader, default_collate, random_split  # noqa: E402
 from torchvision import transforms  # noqa: E402
 
+from lit_dnn.config_checks import check_train_config  # noqa: E402
 from lit_dnn.data.batches import batches_in  # noqa: E402
 from lit_dnn.data.image import DATASETS  # noqa: E402
+from lit_dnn.errors import ConfigError, UserError, first_line  # noqa: E402
 from lit_dnn.runtime import prepare_process  # noqa: E402
 from lit_dnn.train import build  # noqa: E402
 
@@ -72,11 +75,32 @@ class EpochTimer(L.Callback):
 
 
 def config(batch_size: int, overrides: list[str], output_dir: str) -> DictConfig:
-    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
-        cfg = compose("train", overrides=[f"data.batch_size={batch_size}", *overrides])
+    """``python train.py``'s config with these overrides, checked as train.py checks it."""
+    try:
+        with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+            cfg = compose("train", overrides=[f"data.batch_size={batch_size}", *overrides])
+    except HydraException as err:
+        raise ConfigError(f"the overrides {overrides} do not compose: {first_line(err)}") from err
     with open_dict(cfg):
         cfg.paths.output_dir = output_dir
+    check_train_config(cfg)
     return cfg
+
+
+def exit_on_user_error(main) -> None:
+    """Run a script's ``main``: a mistake in an override or the data ends in one sentence, exit code 2."""
+    try:
+        main()
+    except UserError as err:
+        print(f"Error: {err}", file=sys.stderr)
+        sys.exit(2)
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive integer")
+    return value
 
 
 def template_epochs(cfg: DictConfig, epochs: int) -> tuple[list[float], list[float], list[float]]:
@@ -312,9 +336,9 @@ def machine() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[32, 128, 512])
-    parser.add_argument("--reps", type=int, default=3, help="interleaved repetitions of (1) and (2)")
-    parser.add_argument("--epochs", type=int, default=2, help="timed epochs per template fit (after one warm-up)")
+    parser.add_argument("--batch-sizes", type=positive_int, nargs="+", default=[32, 128, 512])
+    parser.add_argument("--reps", type=positive_int, default=3, help="interleaved repetitions of (1) and (2)")
+    parser.add_argument("--epochs", type=positive_int, default=2, help="timed epochs per template fit (after one warm-up)")
     parser.add_argument("--naive", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument(
         "--time-to-accuracy",
@@ -405,4 +429,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    exit_on_user_error(main)

@@ -24,6 +24,7 @@ import argparse
 import os
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -34,9 +35,9 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import lightning as L  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
-from omegaconf import open_dict  # noqa: E402
 
-from benchmark import PlainLoop, config  # noqa: E402
+from benchmark import PlainLoop, config, exit_on_user_error, positive_int  # noqa: E402
+from lit_dnn.errors import ConfigError  # noqa: E402
 from lit_dnn.models.dense import DenseModule  # noqa: E402
 from lit_dnn.runtime import prepare_process  # noqa: E402
 from lit_dnn.train import build  # noqa: E402
@@ -102,13 +103,15 @@ class Turns(L.Callback):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--epochs", type=int, default=14)
+    parser.add_argument("--epochs", type=positive_int, default=14)
     parser.add_argument("--override", action="append", default=[], help="a Hydra override, e.g. data.batch_size=512")
     args = parser.parse_args()
     prepare_process()  # as python train.py does
-    cfg = config(128, ["callbacks.early_stopping=null", *args.override], str(ROOT / "logs" / "step_costs"))
-    with open_dict(cfg):
-        cfg.trainer.max_epochs = args.epochs
+    with tempfile.TemporaryDirectory() as run_dir:  # its checkpoints and logs are not kept
+        measure(config(128, [f"trainer.max_epochs={args.epochs}", "callbacks.early_stopping=null", *args.override], run_dir))
+
+
+def measure(cfg) -> None:
     plain = PlainLoop(cfg)
     turns = [*VARIANTS.items(), ("plain", lambda m, b: plain.run(len(b)))]
     times: dict[str, list[float]] = {name: [] for name, _ in turns}
@@ -126,11 +129,13 @@ def main() -> None:
     datamodule, model, trainer = build(cfg, extra_callbacks=[Turns(plain)])
     trainer.fit(model, datamodule=datamodule)
     if min(len(v) for v in times.values()) < 2:
-        sys.exit(
-            f"Error: {step_index} training steps gave each variant fewer than 2 turns; raise --epochs (or lower data.batches_per_step)."
+        raise ConfigError(
+            f"{step_index} training steps gave each variant fewer than 2 turns; raise --epochs (or lower data.batches_per_step)."
         )
     base = statistics.median(times["plain"][1:])
-    print(f"µs a batch, medians over the steps of {args.epochs} epochs at batch {cfg.data.batch_size} (the first round left out):")
+    print(
+        f"µs a batch, medians over the steps of {cfg.trainer.max_epochs} epochs at batch {cfg.data.batch_size} (the first round left out):"
+    )
     print("| variant | µs / batch | × plain |\n|---|---:|---:|")
     for name, values in times.items():
         median = statistics.median(values[1:])
@@ -138,4 +143,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    exit_on_user_error(main)

@@ -73,3 +73,12 @@ def test_step_costs_times_every_variant(tiny_data: Path) -> None:
         micros, times_plain = (c.strip() for c in rows[name].strip("|").split("|")[1:])
         assert float(micros.replace(",", "")) > 0 and float(times_plain) > 0, rows[name]
     assert rows["plain"].strip().endswith("| 1.000 |")
+
+
+@pytest.mark.parametrize("script", ["scripts/benchmark.py", "scripts/step_costs.py"])
+def test_a_bad_override_is_one_sentence(script: str, tiny_data: Path, tmp_path: Path) -> None:
+    result = run_script(script, ["--override", f"data.data_dir={tiny_data}", "--override", "model.net.dropout=1.5"])
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "Error: model.net.dropout=1.5 is outside [0, 1); use e.g. 0.2 (0 disables dropout), or one rate per hidden layer."
+    )
