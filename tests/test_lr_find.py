@@ -45,6 +45,9 @@ def test_lr_find_writes_plot_table_and_the_command_that_uses_it(tmp_path: Path) 
     assert "tune=lr_find" not in out.split("Train with it:")[1]
     with Image.open(run / "lr_find.png") as image:
         assert image.size == (700, 450)
+    # one event file: the plot is logged before Lightning closes the logger (logged after, it went
+    # into a second, reopened file that the process could exit before flushing)
+    assert len(list((run / "tensorboard").glob("events.out.tfevents.*"))) == 1
     events = EventAccumulator(str(run / "tensorboard"), size_guidance={"images": 0})
     events.Reload()
     assert "lr_find" in events.Tags()["images"]

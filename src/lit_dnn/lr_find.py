@@ -31,7 +31,9 @@ SKIP_BEGIN, SKIP_END, BETA = 10, 1, 0.98  # as Lightning's lr_find
 
 class RangeRecorder(L.Callback):
     """Each batch's learning rate and loss (the module's running loss sum before and after the
-    batch), smoothed as Lightning does; stops the run once the smoothed loss diverges."""
+    batch), smoothed as Lightning does; stops the run once the smoothed loss diverges. At the end
+    of training it draws the plot and logs it while the loggers are still open (Lightning closes
+    them when ``fit`` returns: an image logged after that is not flushed)."""
 
     def __init__(self, early_stop_threshold: float | None) -> None:
         self.threshold = early_stop_threshold
@@ -59,6 +61,12 @@ class RangeRecorder(L.Callback):
         if not math.isfinite(smoothed) or (self.threshold and smoothed > self.threshold * self.lowest):
             trainer.should_stop = True
         self.lowest = min(self.lowest, smoothed)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.lrs = self.lrs[: len(self.losses)]
+        self.suggested = suggestion(self.lrs, self.smoothed)
+        self.rgb = to_rgb(figure(self.lrs, self.losses, self.smoothed, self.suggested))
+        log_image(trainer, "lr_find", self.rgb, step=0)
 
 
 def suggestion(lrs: list[float], smoothed: list[float]) -> float | None:
@@ -125,13 +133,10 @@ def lr_find(cfg: DictConfig, build: Any) -> dict[str, Any]:
     trainer.fit_loop.max_epochs = math.ceil(steps / len(datamodule.train_dataloader()))
     trainer.fit(model, datamodule=datamodule)
 
-    lrs, losses, smoothed = recorder.lrs[: len(recorder.losses)], recorder.losses, recorder.smoothed
-    suggested = suggestion(lrs, smoothed)
+    lrs, losses, smoothed, suggested = recorder.lrs, recorder.losses, recorder.smoothed, recorder.suggested
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    rgb = to_rgb(figure(lrs, losses, smoothed, suggested))
-    Image.fromarray(rgb).save(output_dir / "lr_find.png")
-    log_image(trainer, "lr_find", rgb, step=0)
+    Image.fromarray(recorder.rgb).save(output_dir / "lr_find.png")
     with open(output_dir / "lr_find.csv", "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["step", "lr", "loss", "smoothed_loss"])
