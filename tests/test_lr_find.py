@@ -52,6 +52,15 @@ def test_lr_find_writes_plot_table_and_the_command_that_uses_it(tmp_path: Path) 
     events.Reload()
     assert "lr_find" in events.Tags()["images"]
     assert not (run / "checkpoints").exists() and not (run / "metrics.json").exists()
+    # the same command into the same folder again: one sentence, and the first test's files kept
+    written = {path.name: path.read_bytes() for path in run.glob("lr_find.*")}
+    again = run_script("train.py", ["tune=lr_find", *FAST, "optimizer=adam", f"hydra.run.dir={run}"])
+    assert again.returncode == 2
+    assert again.stderr.strip() == (
+        f"Error: hydra.run.dir={run} holds the results of an earlier run (its lr_find.json), which this run "
+        "would overwrite; choose another folder, or leave hydra.run.dir out for a new one."
+    )
+    assert {path.name: path.read_bytes() for path in run.glob("lr_find.*")} == written and len(written) == 3
 
 
 def test_a_diverging_loss_ends_the_test_early(tmp_path: Path) -> None:

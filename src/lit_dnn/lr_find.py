@@ -8,7 +8,6 @@ any schedule) and a callback that records each batch's loss; the suggestion foll
 (the steepest descent of the smoothed loss, skipping the first 10 steps and the last)."""
 
 import csv
-import json
 import logging
 import math
 from pathlib import Path
@@ -24,6 +23,7 @@ from PIL import Image
 from lit_dnn.callbacks.plots import to_rgb
 from lit_dnn.callbacks.tensorboard import log_image
 from lit_dnn.models.schedules import LRRangeTest
+from lit_dnn.run_dir import write_json
 
 log = logging.getLogger(__name__)
 SKIP_BEGIN, SKIP_END, BETA = 10, 1, 0.98  # as Lightning's lr_find
@@ -142,7 +142,7 @@ def lr_find(cfg: DictConfig, build: Any) -> dict[str, Any]:
         writer.writerow(["step", "lr", "loss", "smoothed_loss"])
         writer.writerows([i + 1, lr, loss, s] for i, (lr, loss, s) in enumerate(zip(lrs, losses, smoothed)))
     result: dict[str, Any] = {"lr_find/suggestion": suggested, "lr_find/steps": len(losses)}
-    (output_dir / "lr_find.json").write_text(json.dumps(result, indent=2) + "\n")
+    write_json(output_dir / "lr_find.json", result)  # last: it marks the test finished (run_dir.RESULT_FILES)
     if suggested is None:
         log.info("No suggestion: the loss diverged within %d steps; lower lr_find.min_lr or raise lr_find.num_steps.", len(losses))
         return result

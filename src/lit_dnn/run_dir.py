@@ -18,6 +18,14 @@ def is_finished(run: Path) -> bool:
     return (run / "metrics.json").is_file()
 
 
+RESULT_FILES = ("metrics.json", "lr_find.json")  # a run's or an evaluation's; tune=lr_find's (written last)
+
+
+def results_in(folder: Path) -> Path | None:
+    """The file that says a command finished in ``folder``: a second command there would overwrite its results."""
+    return next((folder / name for name in RESULT_FILES if (folder / name).is_file()), None)
+
+
 def find_last_checkpoint(log_dir: str | Path, task_name: str = "train") -> Path:
     """The newest ``last.ckpt`` of an unfinished run under ``<log_dir>/<task>/runs`` and ``multiruns``."""
     root = Path(log_dir) / task_name
@@ -71,9 +79,9 @@ class RunFolderGuard(Callback):
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         run = Path(str(config.hydra.run.dir))
-        if is_finished(run):
+        if results := results_in(run):
             print(
-                f"Error: hydra.run.dir={run} holds the results of an earlier run (its metrics.json), which this run "
+                f"Error: hydra.run.dir={run} holds the results of an earlier run (its {results.name}), which this run "
                 f"would overwrite; choose another folder, or leave hydra.run.dir out for a new one.",
                 file=sys.stderr,
             )
