@@ -16,7 +16,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, open_dict
 
 from lit_dnn.errors import ConfigError
-from lit_dnn.run_dir import is_finished
+from lit_dnn.run_dir import results_in
 
 ROOT = Path(os.environ.get("PROJECT_ROOT", Path(__file__).resolve().parents[2]))
 
@@ -46,9 +46,9 @@ def fit(overrides: list[str] = (), run_dir: str | Path | None = None) -> FitResu
     from lit_dnn.config_checks import check_train_config
 
     cfg = config(overrides, run_dir)
-    if is_finished(Path(cfg.paths.output_dir)):  # as train.py's run-folder guard: never overwrite a result
+    if results := results_in(Path(cfg.paths.output_dir)):  # as train.py's run-folder guard: never overwrite a result
         raise ConfigError(
-            f"run_dir={cfg.paths.output_dir} holds the results of an earlier run (its metrics.json), which this run would "
+            f"run_dir={cfg.paths.output_dir} holds the results of an earlier run (its {results.name}), which this run would "
             f"overwrite; choose another folder, or leave run_dir out for a new one."
         )
     check_train_config(cfg)
