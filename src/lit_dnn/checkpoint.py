@@ -3,7 +3,9 @@
 A checkpoint is a file people send each other. It is read with ``weights_only=True`` (no
 pickled objects), and nothing named in it is ever instantiated: its settings are plain
 values, checked here and handed to the project's own classes (``MLP``, ``Classifier``, the
-datamodules of ``DATAMODULES``). A ``_target_`` written in a file is compared, never imported.
+datamodules of ``DATAMODULES``). A ``_target_`` written in a file is compared, never imported;
+``read_checkpoint`` refuses one anywhere but at the places of ``TARGETS``, any ``${...}``
+interpolation, sizes over ``lit_dnn.limits`` and non-finite weights, for every command alike.
 """
 
 import copy
@@ -18,17 +20,26 @@ from typing import Any
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from lit_dnn.config_checks import instantiate
+from lit_dnn.config_checks import check_data, instantiate
 from lit_dnn.data.normalization import Normalization
 from lit_dnn.errors import CheckpointError, ConfigError, first_line
+from lit_dnn.limits import MAX_CLASSES, MAX_INPUT_VALUES, MAX_NAME_CHARS, MAX_PARAMETERS, MAX_TEXT_CHARS
 from lit_dnn.models.classifier import Classifier
 from lit_dnn.models.mlp import MLP
+from lit_dnn.text import printable
 
 # the datamodules a checkpoint may name, by the ``_target_`` that conf/data writes
 DATAMODULES = ("lit_dnn.data.image.ImageDataModule", "lit_dnn.data.binary.BinaryDataModule", "lit_dnn.data.table.TableDataModule")
 PLAIN = (str, int, float, bool, type(None))
 # the model class each task trains, by the ``_target_`` that conf/model and conf/task write
 HEADS = {"classification": "lit_dnn.models.classifier.Classifier", "regression": "lit_dnn.models.regressor.Regressor"}
+# where a checkpoint's settings may name a class, and which (optimisers and schedules: allowed_target)
+TARGETS = {
+    "model": tuple(HEADS.values()),
+    "model.net": ("lit_dnn.models.mlp.MLP",),
+    "model.scheduler": ("lit_dnn.models.schedules.OneCycleFromLR",),
+    "data": DATAMODULES,
+}
 
 
 # the trainer settings that fix a run's length in optimiser steps (a one-cycle schedule is planned
@@ -125,22 +136,172 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         raise CheckpointError(
             f"{path} was not written by lit-dnn (no model config in its hyperparameters); pass a .ckpt written by train.py."
         )
-    check_plain(hp, path)
+    for key in ("hyper_parameters", "fit_metrics", "training_curves"):  # what lit-dnn reads back from the file
+        check_plain(checkpoint.get(key), path, "" if key == "hyper_parameters" else key)
+    check_record(hp, path)
+    check_head(hp, path)
+    check_weights(checkpoint, path)
+    check_architecture(checkpoint, path)
     return checkpoint
 
 
-def check_plain(value: Any, path: str | Path, where: str = "hyper_parameters") -> None:
-    """Only strings, numbers, booleans, None, lists and string-keyed dicts of them."""
+def allowed_target(where: str, target: Any) -> bool:
+    """Whether a checkpoint may name ``target`` at ``where`` (a dotted key path): the project's own
+    classes there, and torch's optimisers and schedules; nothing anywhere else."""
+    if where == "model.optimizer":
+        name = target.rsplit(".", 1)[-1] if isinstance(target, str) and target.startswith("torch.optim.") else ""
+        cls = getattr(torch.optim, name, None) if name.isidentifier() else None
+        return inspect.isclass(cls) and issubclass(cls, torch.optim.Optimizer)
+    if where == "model.scheduler" and isinstance(target, str) and target.startswith("torch.optim.lr_scheduler."):
+        cls = getattr(torch.optim.lr_scheduler, target.rsplit(".", 1)[-1], None)
+        return inspect.isclass(cls) and issubclass(cls, torch.optim.lr_scheduler.LRScheduler)
+    return target in TARGETS.get(where, ())
+
+
+def check_plain(value: Any, path: str | Path, where: str = "") -> None:
+    """Only strings, finite numbers, booleans, None, lists and string-keyed dicts of them, and
+    nothing Hydra or OmegaConf would act on: a ``_target_`` only where ``allowed_target`` accepts
+    it, ``_partial_`` only beside it, no other ``_key_`` (``_args_``, ``_recursive_``), no
+    ``${...}`` interpolation in any string. Lists are walked like dicts, at every depth."""
+    shown = where or "hyper_parameters"
     if isinstance(value, dict):
         for key, item in value.items():
             if not isinstance(key, str):
-                raise CheckpointError(f"{path} has a non-text key {key!r} in {where}; pass a .ckpt written by train.py.")
-            check_plain(item, path, f"{where}.{key}")
+                raise CheckpointError(f"{path} has a non-text key {key!r} in {shown}; pass a .ckpt written by train.py.")
+            check_plain(key, path, f"{shown} (a key)")
+            inner = f"{where}.{key}" if where else key
+            if key.startswith("_") and key.endswith("_"):
+                named = "_target_" in value and allowed_target(where, value["_target_"])
+                if not (named and (key == "_target_" or (key == "_partial_" and isinstance(item, bool)))):
+                    raise CheckpointError(
+                        f"{path} sets {inner}={printable(repr(item)[:80])}, which lit-dnn does not build from a checkpoint; "
+                        f"pass a .ckpt written by train.py."
+                    )
+            check_plain(item, path, inner)
     elif isinstance(value, (list, tuple)):
         for i, item in enumerate(value):
             check_plain(item, path, f"{where}[{i}]")
+    elif isinstance(value, str):
+        if "${" in value:
+            raise CheckpointError(
+                f"{path} has {shown}={printable(value[:80])!r}, an interpolation lit-dnn never writes; pass a .ckpt written by train.py."
+            )
+        if len(value) > MAX_TEXT_CHARS:
+            raise CheckpointError(
+                f"{path} has a text of {len(value):,} characters in {shown} (lit-dnn reads at most {MAX_TEXT_CHARS:,}); "
+                f"pass a .ckpt written by train.py."
+            )
     elif not isinstance(value, PLAIN) or (isinstance(value, float) and not math.isfinite(value)):
-        raise CheckpointError(f"{path} has {where}={value!r}, which is not a plain value; pass a .ckpt written by train.py.")
+        raise CheckpointError(
+            f"{path} has {shown}={printable(repr(value)[:80])}, which is not a plain value; pass a .ckpt written by train.py."
+        )
+
+
+# the run's own settings beside model and data: each must have its type before a resume adopts it
+RECORD_TYPES: dict[str, tuple[type, ...]] = {
+    "seed": (int,),
+    "max_epochs": (int, type(None)),
+    "limit_train_batches": (int, float, type(None)),
+    "max_steps": (int,),
+    "task": (str,),
+}
+
+
+def check_record(hp: dict[str, Any], path: str | Path) -> None:
+    """The checkpoint's own settings have their types, and its input size, output names and their
+    lengths are within ``lit_dnn.limits``, before anything is built from them."""
+    for key, types in RECORD_TYPES.items():
+        value = hp.get(key)
+        if key in hp and (isinstance(value, bool) or not isinstance(value, types)):
+            raise CheckpointError(
+                f"{path} has {key}={printable(repr(value)[:80])}, not a {types[0].__name__}; pass a .ckpt written by train.py."
+            )
+    if hp.get("task", "classification") not in HEADS:
+        raise CheckpointError(
+            f"{path} has task={printable(repr(hp['task'])[:80])}, not one of {', '.join(HEADS)}; pass a .ckpt written by train.py."
+        )
+    if not isinstance(hp.get("data", {}), dict):
+        raise CheckpointError(f"{path} has a data config that is not a mapping; pass a .ckpt written by train.py.")
+    shape = hp.get("input_shape")
+    if not (_positive_ints(shape) and shape):
+        raise CheckpointError(f"{path} lacks a valid input_shape; pass a .ckpt written by train.py.")
+    if math.prod(shape) > MAX_INPUT_VALUES:
+        raise CheckpointError(
+            f"{path} has input_shape={shape}, {math.prod(shape):,} values a sample, over lit-dnn's limit of "
+            f"{MAX_INPUT_VALUES:,} (lit_dnn.limits.MAX_INPUT_VALUES); pass a .ckpt written by train.py."
+        )
+    names = output_names(hp, path)
+    if len(names) > MAX_CLASSES:
+        raise CheckpointError(
+            f"{path} names {len(names):,} outputs, over lit-dnn's limit of {MAX_CLASSES:,} (lit_dnn.limits.MAX_CLASSES); "
+            f"pass a .ckpt written by train.py."
+        )
+    long = next((n for n in names if len(n) > MAX_NAME_CHARS), None)
+    if long is not None:
+        raise CheckpointError(
+            f"{path} has an output name of {len(long):,} characters ({printable(long[:40])}...), over lit-dnn's limit of "
+            f"{MAX_NAME_CHARS} (lit_dnn.limits.MAX_NAME_CHARS); pass a .ckpt written by train.py."
+        )
+
+
+def check_head(hp: dict[str, Any], path: str | Path) -> None:
+    """The input normalisation, a regression's target scaling and the data settings: what eval,
+    predict, export and a resume read beside the weights, each refused here if it could not work."""
+    norm = hp.get("normalization")
+    if not (isinstance(norm, dict) and {"scale", "mean", "std"} <= set(norm)):
+        raise CheckpointError(f"{path} lacks its input normalisation (scale, mean, std); pass a .ckpt written by train.py.")
+    try:
+        Normalization.from_dict(norm, tuple(hp["input_shape"]))
+    except ValueError as err:
+        raise CheckpointError(f"{path} has an input normalisation that does not fit ({err}); pass a .ckpt written by train.py.") from err
+    if hp.get("task") == "regression":
+        from lit_dnn.models.regressor import LOSSES
+
+        stats = [hp.get("target_mean"), hp.get("target_std")]
+        n = len(hp["target_names"])
+        if (
+            not all(isinstance(s, list) and len(s) == n and all(isinstance(v, (int, float)) for v in s) for s in stats)
+            or min(stats[1]) < Normalization.TINY
+            or hp["model"].get("loss", "mse") not in LOSSES
+        ):
+            raise CheckpointError(
+                f"{path} lacks a valid target scaling (target_mean, target_std) or loss; pass a .ckpt written by train.py."
+            )
+    try:  # the same rules as a training config's data (sizes of generated data among them)
+        check_data(OmegaConf.create(hp.get("data", {})))
+    except ConfigError as err:
+        raise CheckpointError(
+            f"{path} has data settings lit-dnn refuses ({str(err).rstrip('.')}); pass a .ckpt written by train.py."
+        ) from err
+
+
+def check_weights(checkpoint: dict[str, Any], path: str | Path) -> None:
+    """Tensors only, each finite: NaN or infinite weights would give NaN predictions and metrics."""
+    for key, tensor in checkpoint["state_dict"].items():
+        if not isinstance(tensor, torch.Tensor):
+            raise CheckpointError(
+                f"{path} has state_dict[{printable(repr(key)[:80])}], which is not a tensor; pass a .ckpt written by train.py."
+            )
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise CheckpointError(
+                f"{path} has NaN or infinite values in {printable(key[:80])}; retrain, or pass a checkpoint saved before the loss diverged."
+            )
+
+
+def check_architecture(checkpoint: dict[str, Any], path: str | Path) -> None:
+    """The network the settings describe, built on the meta device (no memory), must be the one
+    whose weights the file holds, and within ``MAX_PARAMETERS``: a file cannot ask for more memory
+    than it brings."""
+    with torch.device("meta"):
+        net = net_from_hparams(checkpoint["hyper_parameters"], path)
+    parameters = sum(p.numel() for p in net.parameters())
+    if parameters > MAX_PARAMETERS:
+        raise CheckpointError(
+            f"{path} describes a network of {parameters:,} parameters, over lit-dnn's limit of {MAX_PARAMETERS:,} "
+            f"(lit_dnn.limits.MAX_PARAMETERS); pass a .ckpt written by train.py."
+        )
+    held = {k.removeprefix("net."): v for k, v in checkpoint["state_dict"].items() if k.startswith("net.")}
+    check_shapes({"state_dict": held}, net, path)
 
 
 def _positive_ints(value: Any) -> bool:
@@ -194,27 +355,11 @@ def load_model(path: str | Path) -> tuple[Any, dict[str, Any]]:
     checkpoint = read_checkpoint(path)
     hp = checkpoint["hyper_parameters"]
     net = net_from_hparams(hp, path)
-    norm = hp.get("normalization")
-    if not (isinstance(norm, dict) and {"scale", "mean", "std"} <= set(norm)):
-        raise CheckpointError(f"{path} lacks its input normalisation (scale, mean, std); pass a .ckpt written by train.py.")
-    try:
-        Normalization.from_dict(norm, tuple(hp["input_shape"]))
-    except ValueError as err:
-        raise CheckpointError(f"{path} has an input normalisation that does not fit ({err}); pass a .ckpt written by train.py.") from err
     if hp.get("task") == "regression":
-        from lit_dnn.models.regressor import LOSSES, Regressor
+        from lit_dnn.models.regressor import Regressor
 
         stats = [hp.get("target_mean"), hp.get("target_std")]
-        n = len(hp["target_names"])
         loss = hp["model"].get("loss", "mse")
-        if (
-            not all(isinstance(s, list) and len(s) == n and all(isinstance(v, (int, float)) for v in s) for s in stats)
-            or min(stats[1]) <= 0
-            or loss not in LOSSES
-        ):
-            raise CheckpointError(
-                f"{path} lacks a valid target scaling (target_mean, target_std) or loss; pass a .ckpt written by train.py."
-            )
         model = Regressor(net, target_names=hp["target_names"], target_mean=stats[0], target_std=stats[1], loss=loss)
     else:
         model = Classifier(net, class_names=hp["class_names"], binary_output=hp["model"].get("binary_output", "softmax"))

@@ -5,9 +5,11 @@ Each failure is one sentence naming the key, the value and what is allowed.
 
 import inspect
 import math
+import socket
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import torch
 from hydra.utils import get_class
@@ -16,6 +18,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from lit_dnn.data.datasets import DATASETS, standardize_mode
 from lit_dnn.data.splits import check_val_from, split_size
 from lit_dnn.errors import ConfigError
+from lit_dnn.limits import MAX_SYNTHETIC_VALUES
 from lit_dnn.models.mlp import check_net_arguments
 from lit_dnn.models.schedules import check_interval
 
@@ -125,6 +128,11 @@ def check_data(data: DictConfig) -> None:
                 f"data.n_informative + data.n_redundant = {data.n_informative} + {redundant} must be at most "
                 f"data.n_features={data.n_features}."
             )
+        if data.n_samples * data.n_features > MAX_SYNTHETIC_VALUES:
+            raise ConfigError(
+                f"data.n_samples x data.n_features = {data.n_samples:,} x {data.n_features:,} is over lit-dnn's limit of "
+                f"{MAX_SYNTHETIC_VALUES:,} generated values (lit_dnn.limits.MAX_SYNTHETIC_VALUES); lower one of them."
+            )
         test = split_size(data.get("test_split"), data.n_samples, key="data.test_split")
         split_size(data.get("val_split"), data.n_samples - test)
 
@@ -202,6 +210,25 @@ def check_loggers(loggers: DictConfig | None) -> None:
         package = LOGGER_PACKAGES.get(str(logger.get("_target_")).rsplit(".", 1)[-1]) if logger is not None else None
         if package is not None:
             check_installed(package, f"logger.{name}", "trackers", "choose another logger (logger=tensorboard)")
+        if package == "mlflow":
+            check_reachable(str(logger.get("tracking_uri") or ""), f"logger.{name}.tracking_uri")
+
+
+def check_reachable(uri: str, key: str, timeout: float = 3.0) -> None:
+    """A tracking server (``http(s)://host:port``) must answer before training starts: MLflow's
+    client retries an unreachable one for minutes, then fails after the first epoch."""
+    parts = urlsplit(uri)
+    if parts.scheme not in ("http", "https"):
+        return
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        socket.create_connection((parts.hostname or "", port), timeout=timeout).close()
+    except (OSError, ValueError) as err:
+        reason = getattr(err, "strerror", None) or type(err).__name__
+        raise ConfigError(
+            f"{key}={uri} does not answer ({reason}); start the tracking server, fix the address, or use "
+            f"another logger (logger=tensorboard, or logger=mlflow's local default)."
+        ) from None
 
 
 def check_train_config(cfg: DictConfig) -> None:

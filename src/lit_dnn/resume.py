@@ -4,25 +4,24 @@ A resumed run continues with its checkpoint's own model, data and seed; the comm
 change only what cannot alter the training (``SAFE``), and anything else it sets differently
 is refused in one sentence naming the difference. What the command line does not set comes
 from the checkpoint, so ``python train.py ckpt_path=last`` continues a Fashion-MNIST run on
-Fashion-MNIST. The checkpoint's settings are plain values (``read_checkpoint`` checks them);
-the only ``_target_`` values accepted from it are the project's own classes and torch's
-optimisers and schedules, so resuming never imports anything a file names.
+Fashion-MNIST. The checkpoint's settings are plain values, checked by ``read_checkpoint``
+before they reach the config: a ``_target_`` only where the project builds one (its own classes,
+torch's optimisers and schedules), no interpolation anywhere, so resuming never imports or
+resolves anything a file names.
 """
 
-import inspect
 import logging
 import shutil
 from pathlib import Path
 from typing import Any
 
-import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from lit_dnn.checkpoint import DATAMODULES, HEADS, RUN_LENGTH, run_length
-from lit_dnn.errors import CheckpointError, ConfigError
-from lit_dnn.run_dir import is_finished, run_dir_of
+from lit_dnn.checkpoint import RUN_LENGTH, run_length
+from lit_dnn.errors import ConfigError
+from lit_dnn.run_dir import claim_run_folder, is_finished, run_dir_of
 
 log = logging.getLogger(__name__)
 
@@ -30,12 +29,6 @@ log = logging.getLogger(__name__)
 SAFE_DATA = ("data_dir", "download", "eval_batch_size")
 # command-line groups that set keys all over the config
 WHOLE_CONFIG_GROUPS = ("experiment", "hparams_search", "debug", "task")
-TARGETS = {
-    "model": tuple(HEADS.values()),
-    "model.net": ("lit_dnn.models.mlp.MLP",),
-    "model.scheduler": ("lit_dnn.models.schedules.OneCycleFromLR",),
-    "data": DATAMODULES,
-}
 
 
 def command_line_keys() -> list[str] | None:
@@ -62,26 +55,6 @@ def _flatten(value: Any, prefix: str) -> dict[str, Any]:
             out.update(_flatten(v, f"{prefix}.{k}"))
         return out
     return {prefix: value}
-
-
-def _allowed_target(where: str, target: Any) -> bool:
-    if where == "model.optimizer":
-        name = target.rsplit(".", 1)[-1] if isinstance(target, str) and target.startswith("torch.optim.") else ""
-        cls = getattr(torch.optim, name, None) if name.isidentifier() else None
-        return inspect.isclass(cls) and issubclass(cls, torch.optim.Optimizer)
-    if where == "model.scheduler" and isinstance(target, str) and target.startswith("torch.optim.lr_scheduler."):
-        cls = getattr(torch.optim.lr_scheduler, target.rsplit(".", 1)[-1], None)
-        return inspect.isclass(cls) and issubclass(cls, torch.optim.lr_scheduler.LRScheduler)
-    return target in TARGETS.get(where, ())
-
-
-def _check_targets(section: dict[str, Any], path: Path) -> None:
-    for key, value in section.items():
-        if key.endswith("._target_") and not _allowed_target(key.rsplit(".", 1)[0], value):
-            raise CheckpointError(
-                f"{path} names {key}={value!r}, which lit-dnn does not build from a checkpoint; "
-                f"resume only checkpoints written by train.py."
-            )
 
 
 def adopt_checkpoint_config(cfg: DictConfig, hp: dict[str, Any], path: Path) -> None:
@@ -112,11 +85,12 @@ def adopt_checkpoint_config(cfg: DictConfig, hp: dict[str, Any], path: Path) -> 
             f"ckpt_path={path} resumes a run trained with other settings than this command sets ({shown}); "
             f"drop those overrides to continue that run, or start a new run without ckpt_path."
         )
-    _check_targets(theirs, path)
     with open_dict(cfg):
         cfg.model = OmegaConf.create(hp["model"])
-        if "data" in hp:
-            cfg.data = OmegaConf.merge(OmegaConf.create(hp["data"]), {k: cfg.data[k] for k in SAFE_DATA if k in cfg.data})
+        if "data" in hp:  # where this machine keeps the files, for a datamodule that reads files
+            cfg.data = OmegaConf.merge(
+                OmegaConf.create(hp["data"]), {k: cfg.data[k] for k in SAFE_DATA if k in cfg.data and k in hp["data"]}
+            )
         if "seed" in hp and not _set_by("seed", command_keys):
             cfg.seed = hp["seed"]
         for key in RUN_LENGTH:  # the run's length, unless this command sets it
@@ -147,6 +121,7 @@ def resume_folder(cfg: DictConfig, ckpt_path: Path) -> None:
     elif is_finished(run):
         log.info("%s is a finished run (its metrics.json is kept); training on from %s in %s", run, ckpt_path.name, cfg.paths.output_dir)
     else:
+        claim_run_folder(run)  # not while the run itself (or another resume) still writes there
         log.info("Resuming the unfinished run %s from %s", run, ckpt_path.name)
         for partial in (run / "checkpoints").glob(".*.tmp-*"):  # a save the killed process never finished
             partial.unlink(missing_ok=True)

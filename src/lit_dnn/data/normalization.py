@@ -1,10 +1,12 @@
 """How raw inputs become model inputs, one object for training, eval, predict and export."""
 
+import math
 from typing import Any
 
 import torch
 
 Stat = float | torch.Tensor
+TINY = torch.finfo(torch.float32).tiny  # the smallest normal float32: a std below it is zero or denormal
 
 
 class Normalization:
@@ -15,6 +17,8 @@ class Normalization:
     The datamodule applies it to every batch; the checkpoint keeps ``as_dict()`` (plain values) and
     eval, predict and export rebuild it with ``from_dict``, so every path scales inputs alike.
     """
+
+    TINY = TINY
 
     def __init__(self, scale: float, mean: Stat, std: Stat, doc: str = "") -> None:
         self.scale = float(scale)
@@ -62,9 +66,12 @@ class Normalization:
             return tensor
 
         scale = values.get("scale")
-        if not isinstance(scale, (int, float)) or isinstance(scale, bool):
-            raise ValueError(f"normalization scale is {scale!r}, not a number")
+        if not isinstance(scale, (int, float)) or isinstance(scale, bool) or not math.isfinite(scale) or scale <= 0:
+            raise ValueError(f"normalization scale is {scale!r}, not a positive number")
         mean, std = stat("mean"), stat("std")
-        if not bool(torch.all(torch.as_tensor(std) > 0)):
-            raise ValueError("normalization std has values that are not positive")
+        if not bool(torch.isfinite(torch.as_tensor(mean)).all()):
+            raise ValueError("normalization mean has NaN or infinite values")
+        # zero, negative, denormal or infinite: inputs divided by it would be infinite, NaN or zero
+        if not bool(torch.all((torch.as_tensor(std) >= TINY) & torch.isfinite(torch.as_tensor(std)))):
+            raise ValueError(f"normalization std has values that are not finite numbers of at least {TINY:.3g}")
         return cls(scale, mean, std, str(values.get("doc", "")))
