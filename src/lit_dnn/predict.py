@@ -10,12 +10,14 @@ import lightning as L
 import torch
 from omegaconf import DictConfig
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from torch.utils.data import DataLoader, TensorDataset
 
 from lit_dnn.checkpoint import load_model
-from lit_dnn.errors import ConfigError
+from lit_dnn.errors import ConfigError, DataError
 from lit_dnn.inputs import load_inputs, load_table_inputs, normalize
+from lit_dnn.text import csv_cell, printable
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,14 @@ def predict(cfg: DictConfig) -> list[dict[str, Any]]:
     inputs = normalize(raw, hp["normalization"])
     trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, logger=False, enable_progress_bar=len(names) > 10_000)
     outputs = torch.cat(trainer.predict(model, dataloaders=DataLoader(TensorDataset(inputs), batch_size=cfg.batch_size)))
+    bad = ~torch.isfinite(outputs).all(dim=1)
+    if bad.any():  # finite weights and inputs can still overflow: values far outside what the model was trained on
+        first = names[int(bad.nonzero()[0])]
+        raise DataError(
+            f"the model's outputs are NaN or infinite for {int(bad.sum())} of {len(names)} inputs (the first: "
+            f"{printable(first)}), whose values lie far outside the training data's; check their scale (predict.py "
+            f"normalises them as training did)."
+        )
     if hp.get("task") == "regression":
         targets = hp["target_names"]
         rows = [{"input": name, **{t: f"{v:.6g}" for t, v in zip(targets, values)}} for name, values in zip(names, outputs.tolist())]
@@ -60,8 +70,8 @@ def predict(cfg: DictConfig) -> list[dict[str, Any]]:
     table = Table(title=f"Predictions of {Path(cfg.ckpt_path).name}")
     for column in columns:
         table.add_column(column)
-    for row in rows[:50]:
-        table.add_row(*(row[c] for c in columns))
+    for row in rows[:50]:  # names from files (class names, file names) are shown as text, not markup or escapes
+        table.add_row(*(escape(printable(row[c])) for c in columns))
     Console().print(table)
     if len(rows) > 50:
         print(f"... and {len(rows) - 50} more")
@@ -70,6 +80,6 @@ def predict(cfg: DictConfig) -> list[dict[str, Any]]:
     with open(out, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({k: csv_cell(v) for k, v in row.items()} for row in rows)  # a spreadsheet runs no formula from a name
     log.info("Wrote %d predictions to %s", len(rows), out)
     return rows

@@ -7,12 +7,16 @@ from pathlib import Path
 import lightning as L
 import numpy as np
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+
+from lit_dnn.text import csv_cell, printable
 
 
 def classification_report(counts: np.ndarray, class_names: list[str]) -> list[dict]:
     """Precision, recall, F1 and support per class, then macro and weighted averages
-    (the rows of scikit-learn's ``classification_report``), from confusion counts."""
+    (the rows of scikit-learn's ``classification_report``), from confusion counts. Class names
+    come from files (a table's labels, a checkpoint): their control characters are escaped."""
     counts = counts.astype(float)
     tp = np.diag(counts)
     predicted, support = counts.sum(axis=0), counts.sum(axis=1)
@@ -21,7 +25,7 @@ def classification_report(counts: np.ndarray, class_names: list[str]) -> list[di
     denominator = precision + recall
     f1 = np.divide(2 * precision * recall, denominator, out=np.zeros_like(tp), where=denominator > 0)
     rows = [
-        {"class": name, "precision": p, "recall": r, "f1": f, "support": int(s)}
+        {"class": printable(name), "precision": p, "recall": r, "f1": f, "support": int(s)}
         for name, p, r, f, s in zip(class_names, precision, recall, f1, support)
     ]
     weights = support / max(support.sum(), 1)
@@ -63,7 +67,7 @@ class ClassificationReport(L.Callback):
         for column in ("class", "precision", "recall", "f1", "support"):
             table.add_column(column, justify="left" if column == "class" else "right")
         for row in rows:
-            table.add_row(row["class"], fmt(row["precision"]), fmt(row["recall"]), fmt(row["f1"]), str(row["support"]))
+            table.add_row(escape(row["class"]), fmt(row["precision"]), fmt(row["recall"]), fmt(row["f1"]), str(row["support"]))
         Console().print(table)
 
         self.output_dir.mkdir(parents=True, exist_ok=True)
@@ -71,7 +75,7 @@ class ClassificationReport(L.Callback):
         with open(self.output_dir / "classification_report.csv", "w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=list(rows[0]))
             writer.writeheader()
-            writer.writerows(rows)
+            writer.writerows({k: csv_cell(v) for k, v in row.items()} for row in rows)
         lines = ["| class | precision | recall | f1 | support |", "|---|---:|---:|---:|---:|"]
         lines += [f"| {r['class']} | {fmt(r['precision'])} | {fmt(r['recall'])} | {fmt(r['f1'])} | {r['support']} |" for r in rows]
         (self.output_dir / "classification_report.md").write_text("\n".join(lines) + "\n")

@@ -19,6 +19,13 @@ from torchmetrics.classification import (
 
 from lit_dnn.errors import ConfigError
 from lit_dnn.models.dense import DenseModule
+from lit_dnn.text import printable
+
+
+def per_class_key(name: str) -> str:
+    """The metric key of one class's test accuracy: Lightning's table, TensorBoard and metrics.json
+    show it, so a class name from a file is written with its control characters escaped."""
+    return f"test/acc_per_class/{printable(name)}"
 
 
 def eval_metrics(num_classes: int) -> MetricCollection:
@@ -81,7 +88,7 @@ class Classifier(DenseModule):
         return (
             ["train/loss", "train/acc", "val/acc_best"]
             + [f"{stage}/{name}" for stage in ("val", "test") for name in evals]
-            + [f"test/acc_per_class/{name}" for name in self.class_names]
+            + [per_class_key(name) for name in self.class_names]
         )
 
     def training_loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -143,7 +150,7 @@ class Classifier(DenseModule):
         values = self._eval_epoch_end("test")
         counts = self.confusion_counts["test"].double()
         per_class = counts.diagonal() / counts.sum(1).clamp_min(1)
-        values.update({f"test/acc_per_class/{name}": acc for name, acc in zip(self.class_names, per_class)})
+        values.update({per_class_key(name): acc for name, acc in zip(self.class_names, per_class)})
         self.log_dict(values)
 
     def predict_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
