@@ -20,6 +20,7 @@ from omegaconf import DictConfig
 from omegaconf.errors import MissingMandatoryValue
 
 from lit_dnn.errors import Stopped, UserError, first_line
+from lit_dnn.run_dir import LOCK_FILE
 from lit_dnn.runtime import prepare_process
 
 log = logging.getLogger(__name__)
@@ -111,5 +112,5 @@ def remove_if_empty_run_folder() -> None:
         return
     folder = Path(HydraConfig.get().runtime.output_dir)
     entries = list(folder.iterdir()) if folder.is_dir() else []
-    if all(p.name == ".hydra" or (p.is_file() and p.suffix == ".log") for p in entries):
+    if all(p.name in (".hydra", LOCK_FILE) or (p.is_file() and p.suffix == ".log") for p in entries):
         shutil.rmtree(folder, ignore_errors=True)

@@ -2,15 +2,21 @@
 
 import json
 import math
+import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from lit_dnn.errors import CheckpointError
+from lit_dnn.errors import CheckpointError, ConfigError
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; a run folder is not claimed there
+    fcntl = None
 
 
 def is_finished(run: Path) -> bool:
@@ -24,6 +30,35 @@ RESULT_FILES = ("metrics.json", "lr_find.json")  # a run's or an evaluation's; t
 def results_in(folder: Path) -> Path | None:
     """The file that says a command finished in ``folder``: a second command there would overwrite its results."""
     return next((folder / name for name in RESULT_FILES if (folder / name).is_file()), None)
+
+
+LOCK_FILE = ".lock"  # held (flock) by the process writing in a run folder, for its whole life
+_claimed: dict[Path, IO[str]] = {}
+
+
+def claim_run_folder(folder: str | Path) -> None:
+    """Hold ``folder`` for this process until it exits, or end in one sentence (``ConfigError``)
+    when another live process holds it: two commands writing one folder (a resume while the run
+    still trains, the same ``hydra.run.dir`` twice) would overwrite each other's checkpoints and
+    results. The lock dies with its process, so a killed run's folder is free to resume. DDP's
+    child processes (``LOCAL_RANK`` > 0) write in the folder rank 0 holds."""
+    if fcntl is None or any(os.environ.get(v, "0") not in ("", "0") for v in ("RANK", "LOCAL_RANK", "NODE_RANK")):
+        return
+    folder = Path(folder)
+    key = folder.resolve()
+    if key in _claimed:
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    handle = open(folder / LOCK_FILE, "a")  # noqa: SIM115 (held open until the process exits)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise ConfigError(
+            f"{folder} is in use by another running command, which this one would overwrite; wait for it to "
+            f"finish (or stop it), or choose another folder."
+        ) from None
+    _claimed[key] = handle
 
 
 def find_last_checkpoint(log_dir: str | Path, task_name: str = "train") -> Path:
@@ -87,9 +122,19 @@ class RunFolderGuard(Callback):
             )
             sys.exit(2)
         self.check(config.hydra.run.dir)
+        self.claim(run)
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         self.check(config.hydra.sweep.dir)
+        self.claim(Path(str(config.hydra.sweep.dir)))
+
+    @staticmethod
+    def claim(folder: Path) -> None:
+        try:
+            claim_run_folder(folder)
+        except ConfigError as err:
+            print(f"Error: {err}", file=sys.stderr)
+            sys.exit(2)
 
     @staticmethod
     def check(folder: str) -> None:
