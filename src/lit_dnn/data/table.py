@@ -1,5 +1,6 @@
 """The user's own table (CSV, TSV, Parquet) or a scikit-learn bundled one, for classification or regression."""
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ from lit_dnn.data.in_memory import InMemoryDataModule
 from lit_dnn.data.normalization import Normalization
 from lit_dnn.data.splits import split_size
 from lit_dnn.errors import ConfigError, DataError
+from lit_dnn.limits import MAX_CATEGORIES, MAX_CLASSES, MAX_NAME_CHARS
 
 TASKS = ("auto", "classification", "regression")
 # scikit-learn's bundled tables: no download; path=sklearn:<name>
@@ -38,7 +40,12 @@ def read_table(path: str) -> Any:
     try:
         if file.suffix.lower() == ".parquet":
             return pd.read_parquet(file)
-        return pd.read_csv(file, sep="\t" if file.suffix.lower() in (".tsv", ".tab") else ",", skipinitialspace=True)
+        with warnings.catch_warnings():  # every row one field longer than the header: pandas would drop a column's data
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            sep = "\t" if file.suffix.lower() in (".tsv", ".tab") else ","
+            return pd.read_csv(file, sep=sep, skipinitialspace=True, index_col=False)  # never a column taken as the index
+    except pd.errors.ParserWarning as err:
+        raise DataError(f"the rows of {file} have more fields than its header row names; give every column a name in the header.") from err
     except ImportError as err:
         raise DataError(f"reading {file} needs pyarrow (pip install pyarrow), or save the table as CSV.") from err
     except (ValueError, OSError, UnicodeDecodeError) as err:  # pandas' ParserError and EmptyDataError are ValueErrors
@@ -159,6 +166,12 @@ class TableDataModule(InMemoryDataModule):
             )
         if not features:
             raise DataError(f"{where} has no feature columns besides the target {self.targets}; add some or set data.features.")
+        leaked = [t for t in self.targets if t in features]
+        if leaked:
+            raise ConfigError(
+                f"data.features lists the target {', '.join(map(repr, leaked))}, which the model would then read as an input; "
+                f"remove it from data.features."
+            )
         return features
 
     def _clean(self, frame: Any, where: str) -> Any:
@@ -226,6 +239,12 @@ class TableDataModule(InMemoryDataModule):
         if text and self.categorical == "refuse":
             raise DataError(f"{where} has text columns {', '.join(text)}; drop them from data.features or pass data.categorical=onehot.")
         self.categories = {c: sorted(frame[c].astype(str).unique()) for c in text}
+        wide = next((c for c, values in self.categories.items() if len(values) > MAX_CATEGORIES), None)
+        if wide is not None:
+            raise DataError(
+                f"{where} has {len(self.categories[wide]):,} different texts in column {wide!r}, over the {MAX_CATEGORIES:,} "
+                f"one-hot columns lit-dnn makes of one feature (an id or free text?); drop it from data.features."
+            )
         self.input_columns = [
             f"{c}={v}" if c in self.categories else c for c in self.feature_columns for v in (self.categories.get(c) or [None])
         ]
@@ -233,6 +252,17 @@ class TableDataModule(InMemoryDataModule):
             self.class_names = sorted(frame[self.targets[0]].astype(str).unique())
             if len(self.class_names) < 2:
                 raise DataError(f"{where} has a single class {self.class_names} in {self.targets[0]!r}; a classifier needs two or more.")
+            if len(self.class_names) > MAX_CLASSES:
+                raise DataError(
+                    f"{where} has {len(self.class_names):,} classes in {self.targets[0]!r}, over lit-dnn's limit of {MAX_CLASSES:,}; "
+                    f"if it holds numbers, add data.task=regression, or choose another target column."
+                )
+            long = next((n for n in self.class_names if len(n) > MAX_NAME_CHARS), None)
+            if long is not None:
+                raise DataError(
+                    f"{where} has a class name of {len(long):,} characters in {self.targets[0]!r} (lit-dnn shows at most "
+                    f"{MAX_NAME_CHARS}); shorten the labels, or choose another target column."
+                )
         x = torch.from_numpy(self._encode_features(frame, where))
         y = self._encode_targets(frame, where)
         train_x, train_y, test_x, test_y = self._hold_out(x, y, frame)
