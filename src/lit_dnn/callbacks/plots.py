@@ -25,16 +25,21 @@ class ConfusionFigure:
     figure with large type, so the counts stay readable there.
     """
 
+    MAX_LABELLED = 60  # over this many classes, the cells are too small for names and counts: colour only
+
     def __init__(self, class_names: list[str], title: str) -> None:
         n = len(class_names)
-        size = max(3.5, 0.3 * n + 2.0)
+        self.labelled = n <= self.MAX_LABELLED
+        size = max(3.5, 0.3 * min(n, self.MAX_LABELLED) + 2.0)  # at most 20 inches: 2,000 pixels a side
         self.fig = Figure(figsize=(size + 1.2, size), dpi=100)
         self.fig.subplots_adjust(left=0.2, right=0.9, bottom=0.2, top=0.92)  # room for long class names
         ax = self.fig.subplots()
         self.image = ax.imshow(np.zeros((n, n)), cmap="Blues", vmin=0, vmax=1)
-        ax.set(xticks=range(n), yticks=range(n), xlabel="predicted", ylabel="true", title=title)
-        ax.set_xticklabels(class_names, rotation=45 if max(map(len, class_names)) > 2 else 0, ha="right")
-        ax.set_yticklabels(class_names)
+        ax.set(xlabel="predicted", ylabel="true", title=title if self.labelled else f"{title} ({n} classes, counts in the .json)")
+        if self.labelled:
+            ax.set(xticks=range(n), yticks=range(n))
+            ax.set_xticklabels(class_names, rotation=45 if max(map(len, class_names)) > 2 else 0, ha="right")
+            ax.set_yticklabels(class_names)
         self.fig.colorbar(self.image, ax=ax, fraction=0.046, pad=0.04, label="share of the true class")
         self.ax = ax
         self.canvas = FigureCanvasAgg(self.fig)
@@ -62,7 +67,7 @@ class ConfusionFigure:
         pen = ImageDraw.Draw(pixels)
         font = self.fonts[0] if counts.max(initial=0) < 1000 else self.fonts[1]
         for centre, count, part in zip(self.centres, counts.flat, share.flat):
-            if count:  # zeros left blank, so the mistakes stand out
+            if count and self.labelled:  # zeros left blank, so the mistakes stand out
                 pen.text(centre, str(count), fill="white" if part > 0.5 else "black", font=font, anchor="mm")
         return np.array(pixels)
 
