@@ -300,8 +300,8 @@ def check_architecture(checkpoint: dict[str, Any], path: str | Path) -> None:
             f"{path} describes a network of {parameters:,} parameters, over lit-dnn's limit of {MAX_PARAMETERS:,} "
             f"(lit_dnn.limits.MAX_PARAMETERS); pass a .ckpt written by train.py."
         )
-    held = {k.removeprefix("net."): v for k, v in checkpoint["state_dict"].items() if k.startswith("net.")}
-    check_shapes({"state_dict": held}, net, path)
+    held = {k: v for k, v in checkpoint["state_dict"].items() if k.startswith("net.")}
+    check_shapes({"state_dict": held}, torch.nn.ModuleDict({"net": net}), path)  # the model's own key names
 
 
 def _positive_ints(value: Any) -> bool:
@@ -344,7 +344,7 @@ def check_shapes(checkpoint: dict[str, Any], model: torch.nn.Module, path: str |
     found = {k: tuple(v.shape) for k, v in checkpoint["state_dict"].items() if isinstance(v, torch.Tensor)}
     problems = [f"{k}: checkpoint {found[k]} vs model {expected[k]}" for k in expected if k in found and found[k] != expected[k]]
     problems += [f"{k}: missing in checkpoint" for k in expected if k not in found]
-    problems += [f"{k}: not in model" for k in checkpoint["state_dict"] if k not in expected]
+    problems += [f"{printable(k[:80])}: not in model" for k in checkpoint["state_dict"] if k not in expected]
     if problems:
         shown = "; ".join(problems[:6]) + ("; ..." if len(problems) > 6 else "")
         raise CheckpointError(f"{path} holds a different architecture ({shown}); use the model settings it was trained with.")

@@ -125,8 +125,7 @@ class RunFolderGuard(Callback):
         self.claim(run)
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        self.check(config.hydra.sweep.dir)
-        self.claim(Path(str(config.hydra.sweep.dir)))
+        self.check(config.hydra.sweep.dir)  # not claimed: Optuna's workers share one study's folder, a trial's subfolder each
 
     @staticmethod
     def claim(folder: Path) -> None:

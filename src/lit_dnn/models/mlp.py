@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from lit_dnn.errors import ConfigError
+from lit_dnn.limits import MAX_HIDDEN_LAYERS
 
 INITS = ("torch", "glorot")
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
@@ -20,6 +21,11 @@ def check_net_arguments(hidden_dims: Sequence[int], dropout: float | Sequence[fl
     """The rules of ``MLP``'s arguments, named by their config keys (``model.net.*``): the
     constructor applies them, and the config check applies them before anything is imported."""
     dims = list(hidden_dims) if isinstance(hidden_dims, Sequence) and not isinstance(hidden_dims, str) else hidden_dims
+    if isinstance(dims, list) and len(dims) > MAX_HIDDEN_LAYERS:
+        raise ConfigError(
+            f"model.net.hidden_dims has {len(dims):,} layers, over lit-dnn's limit of {MAX_HIDDEN_LAYERS} "
+            f"(lit_dnn.limits.MAX_HIDDEN_LAYERS); a dense net rarely gains beyond a few."
+        )
     if not isinstance(dims, list) or any(not isinstance(d, int) or isinstance(d, bool) or d <= 0 for d in dims):
         raise ConfigError(
             f"model.net.hidden_dims={dims!r} must be a list of positive integers, e.g. [128] or [256,128] ([] for no hidden layer)."
