@@ -40,6 +40,13 @@ os.environ.setdefault("PROJECT_ROOT", str(ROOT))
 from lit_dnn.errors import UserError  # noqa: E402
 
 COMMANDS = ("resume", "eval", "predict", "export")
+ABOUT = """Each case writes one hostile input and runs on it, in one process, what a victim runs: a resume
+(`python train.py ckpt_path=...`), `eval.py`, `predict.py`, `export.py`, or `train.py` on a table.
+*Refused* means one sentence (lit-dnn's `UserError`, exit code 2 on the command line), no file a
+payload would write, no output folder; *ran, output safe* means the input may run (class names
+are only shown) and nothing a terminal or spreadsheet would act on reached the screen or a CSV.
+`tests/test_security.py` runs these cases; the table below is the script's own output.
+"""
 SECRET = "LIT_DNN_ATTACK_SECRET"
 
 
@@ -416,12 +423,12 @@ def main() -> int:
         seen.add((group, name))
         if group == "fuzz" and outcome != "FAILED" and len([s for s in seen if s[0] == "fuzz"]) > 12:
             continue
-        shown = detail.replace("|", "\\|").replace("\n", " ")[:220]
+        shown = detail.replace(tmp, "<tmp>").replace("|", "\\|").replace("\n", " ")[:220]
         examples.append(f"| {group} | {name[:60].replace('|', '/')} | {command} | {outcome} | {shown} |")
     text = "\n".join(summary + examples) + "\n"
     print(text)
     if args.out:
-        args.out.write_text(f"# Attacker's pass (`python scripts/attack.py`)\n\n{text}")
+        args.out.write_text(f"# Attacker's pass (`python scripts/attack.py`)\n\n{ABOUT}\n{text}")
     return 1 if failed else 0
 
 

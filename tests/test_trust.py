@@ -45,6 +45,10 @@ ATTACKS = {
         }
     ),
     "subprocess": lambda hp, canary: hp["data"].update(_target_="subprocess.run", args=["touch", str(canary) + "_sp"]),
+    # the scheduler's arguments are built by Hydra: a _target_ inside a list ran on a resume before read_checkpoint walked lists
+    "in_a_list": lambda hp, canary: hp["model"]["scheduler"].update(
+        cycle_momentum=[{"_target_": "builtins.open", "_args_": [str(canary) + "_list", "w"]}]
+    ),
     "net_target": lambda hp, canary: hp["model"]["net"].update(_target_="subprocess.run", args=["touch", str(canary) + "_net"]),
 }
 

@@ -335,7 +335,8 @@ def net_from_hparams(hp: dict[str, Any], path: str | Path) -> MLP:
         outputs = 1 if hp["model"].get("binary_output") == "sigmoid" and len(classes) == 2 else len(classes)
         return MLP(input_shape=tuple(shape), num_classes=outputs, **kwargs)
     except (ValueError, TypeError) as err:
-        raise CheckpointError(f"{path} has model.net settings MLP refuses ({err}); pass a .ckpt written by train.py.") from err
+        reason = str(err).rstrip(".")
+        raise CheckpointError(f"{path} has model.net settings MLP refuses ({reason}); pass a .ckpt written by train.py.") from err
 
 
 def check_shapes(checkpoint: dict[str, Any], model: torch.nn.Module, path: str | Path) -> None:
