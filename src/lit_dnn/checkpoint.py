@@ -97,6 +97,7 @@ def build_model(model_cfg: Any, datamodule: Any) -> Any:
         plain.pop("binary_output", None)
     return instantiate(
         plain,
+        "model",
         net={"input_shape": list(datamodule.input_shape), "num_classes": outputs},
         **datamodule.head(),
         _convert_="all",

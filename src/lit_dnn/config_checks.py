@@ -145,6 +145,9 @@ def check_trainer(trainer: DictConfig) -> None:
     epochs = trainer.get("max_epochs")
     if not _is_int(epochs) or epochs < 1:
         raise ConfigError(f"trainer.max_epochs={epochs!r} must be an integer of at least 1.")
+    least = trainer.get("min_epochs")
+    if least is not None and (not _is_int(least) or not 0 <= least <= epochs):
+        raise ConfigError(f"trainer.min_epochs={least!r} must be a whole number from 0 to trainer.max_epochs={epochs}.")
     every = trainer.get("check_val_every_n_epoch", 1)
     if every is not None and (not _is_int(every) or every < 1):
         raise ConfigError(f"trainer.check_val_every_n_epoch={every!r} must be a positive integer (1: validate every epoch).")
@@ -231,6 +234,23 @@ def check_reachable(uri: str, key: str, timeout: float = 3.0) -> None:
         ) from None
 
 
+# the rules Lightning's callbacks do not check themselves (their constructors' own refusals are
+# turned into sentences by ``instantiate``): each a test of the value and what to write instead
+CALLBACK_RULES = {
+    "patience": (lambda v: _is_int(v) and v >= 0, "a whole number of validations of at least 0"),
+    "min_delta": (lambda v: _is_number(v) and math.isfinite(v) and v >= 0, "a number of at least 0 (the smallest change that counts)"),
+    "every_n_epochs": (lambda v: v is None or (_is_int(v) and v >= 0), "a whole number of epochs of at least 0"),
+    "save_top_k": (lambda v: _is_int(v) and v >= -1, "-1 (every checkpoint), 0 (none) or a positive count"),
+}
+
+
+def check_callbacks(callbacks: DictConfig | None) -> None:
+    for name, callback in (callbacks or {}).items():
+        for key, (ok, allowed) in CALLBACK_RULES.items():
+            if callback is not None and key in callback and not ok(callback[key]):
+                raise ConfigError(f"callbacks.{name}.{key}={callback[key]!r} must be {allowed}.")
+
+
 def check_train_config(cfg: DictConfig) -> None:
     """Raise ``ConfigError`` for the first value that cannot work."""
     if not _is_int(cfg.get("seed")) or not 0 <= cfg.seed < 2**32:
@@ -238,6 +258,7 @@ def check_train_config(cfg: DictConfig) -> None:
     check_model(cfg.model)
     check_data(cfg.data)
     check_trainer(cfg.trainer)
+    check_callbacks(cfg.get("callbacks"))
     check_loggers(cfg.get("logger"))
     check_val_check_interval(cfg.trainer.get("val_check_interval"), cfg.data.get("batches_per_step", 1))
 
@@ -264,19 +285,27 @@ def check_metric_names(logged: list[str], cfg: DictConfig) -> None:
             raise ConfigError(f"{key}={name!r} is not a metric this run logs; use one of {shown}.")
 
 
-def instantiate(config: Any, **kwargs: Any) -> Any:
-    """``hydra.utils.instantiate``, with a constructor's own ``ConfigError`` (which Hydra wraps) raised as itself."""
+def instantiate(config: Any, key: str = "", **kwargs: Any) -> Any:
+    """``hydra.utils.instantiate`` behind one boundary: a constructor's own ``ConfigError`` is
+    raised as itself, and any other refusal of its arguments (``ValueError``, ``TypeError``,
+    Lightning's ``MisconfigurationException``) as one sentence naming ``key``, the config node
+    built (``trainer``, ``callbacks.early_stopping``)."""
     from hydra.errors import InstantiationException
     from hydra.utils import instantiate as hydra_instantiate
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
 
     try:
         return hydra_instantiate(config, **kwargs)
     except InstantiationException as err:
-        if isinstance(err.__cause__, ConfigError):
-            raise err.__cause__ from None
+        cause = err.__cause__
+        if isinstance(cause, ConfigError):
+            raise cause from None
+        if key and isinstance(cause, (ValueError, TypeError, MisconfigurationException)):
+            reason = " ".join(str(cause).split())[:300].rstrip(".")
+            raise ConfigError(f"{key} cannot be built with these settings ({reason}); fix the {key}.* value on the command line.") from None
         raise
 
 
-def instantiate_all(group: Any) -> list[Any]:
+def instantiate_all(group: Any, name: str) -> list[Any]:
     """Every ``_target_`` entry of a callbacks or logger group (entries set to null are off)."""
-    return [instantiate(c) for c in (group or {}).values() if c is not None and "_target_" in c]
+    return [instantiate(c, f"{name}.{k}") for k, c in (group or {}).items() if c is not None and "_target_" in c]

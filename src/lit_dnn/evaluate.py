@@ -4,12 +4,11 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import hydra
 import lightning as L
 from omegaconf import DictConfig, OmegaConf
 
 from lit_dnn.checkpoint import datamodule_from_hparams, load_model
-from lit_dnn.config_checks import check_loggers, instantiate_all
+from lit_dnn.config_checks import check_loggers, instantiate, instantiate_all
 from lit_dnn.errors import CheckpointError
 from lit_dnn.run_dir import plain, write_json
 
@@ -31,7 +30,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     datamodule = datamodule_of(hparams, cfg)
     datamodule.setup("test")
     L.seed_everything(cfg.seed, verbose=False)
-    trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, logger=instantiate_all(cfg.get("logger")) or False)
+    trainer: L.Trainer = instantiate(cfg.trainer, "trainer", logger=instantiate_all(cfg.get("logger"), "logger") or False)
     metrics = {k: plain(v) for k, v in trainer.test(model, datamodule=datamodule)[0].items()}
     metrics["ckpt_path"] = str(Path(cfg.ckpt_path).resolve())
     if trainer.is_global_zero:

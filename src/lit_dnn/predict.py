@@ -5,7 +5,6 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import hydra
 import lightning as L
 import torch
 from omegaconf import DictConfig
@@ -15,6 +14,7 @@ from rich.table import Table
 from torch.utils.data import DataLoader, TensorDataset
 
 from lit_dnn.checkpoint import load_model
+from lit_dnn.config_checks import instantiate
 from lit_dnn.errors import ConfigError, DataError
 from lit_dnn.inputs import load_inputs, load_table_inputs, normalize
 from lit_dnn.text import csv_cell, printable
@@ -50,7 +50,7 @@ def predict(cfg: DictConfig) -> list[dict[str, Any]]:
     else:
         names, raw = load_inputs(cfg.input, tuple(hp["input_shape"]), invert=cfg.invert)
     inputs = normalize(raw, hp["normalization"])
-    trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, logger=False, enable_progress_bar=len(names) > 10_000)
+    trainer: L.Trainer = instantiate(cfg.trainer, "trainer", logger=False, enable_progress_bar=len(names) > 10_000)
     outputs = torch.cat(trainer.predict(model, dataloaders=DataLoader(TensorDataset(inputs), batch_size=cfg.batch_size)))
     bad = ~torch.isfinite(outputs).all(dim=1)
     if bad.any():  # finite weights and inputs can still overflow: values far outside what the model was trained on

@@ -5,7 +5,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import hydra
 import lightning as L
 from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig
@@ -26,20 +25,20 @@ log = logging.getLogger(__name__)
 
 def build(cfg: DictConfig, extra_callbacks: list[Any] = ()) -> tuple[L.LightningDataModule, L.LightningModule, L.Trainer]:
     """The datamodule, model and trainer that ``train`` runs (also used by the benchmark)."""
-    datamodule = instantiate(cfg.data)
+    datamodule = instantiate(cfg.data, "data")
     datamodule.prepare_data()
     datamodule.setup("fit")  # missing or broken data fails here, before the trainer starts
     model = build_model(cfg.model, datamodule)  # a table's shape and classes are known once it is read
     model.save_hyperparameters(metadata(cfg.model, cfg.data, datamodule, run_length(cfg.trainer), cfg.seed))
-    callbacks = [*instantiate_all(cfg.get("callbacks")), EpochSeed(cfg.seed), PreemptionCheckpoint(), *extra_callbacks]
-    loggers = instantiate_all(cfg.get("logger"))
+    callbacks = [*instantiate_all(cfg.get("callbacks"), "callbacks"), EpochSeed(cfg.seed), PreemptionCheckpoint(), *extra_callbacks]
+    loggers = instantiate_all(cfg.get("logger"), "logger")
     # every trainer.* count is in batches; Lightning counts its steps (lists of batches_per_step batches):
     # the datamodule cuts the epoch itself, and val_check_interval becomes a number of steps
     counts: dict[str, Any] = {"limit_train_batches": None}
     datamodule.train_batch_limit = cfg.trainer.get("limit_train_batches")
     if isinstance(cfg.trainer.get("val_check_interval"), int):
         counts["val_check_interval"] = cfg.trainer.val_check_interval // datamodule.batches_per_step
-    trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, **counts)
+    trainer: L.Trainer = instantiate(cfg.trainer, "trainer", callbacks=callbacks, logger=loggers or False, **counts)
     check_metric_names(model.metric_names(), cfg)
     prepare_trainer(trainer, model)
     return datamodule, model, trainer
@@ -53,7 +52,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     start = time.perf_counter()
     check_train_config(cfg)
     if cfg.get("summary_only"):  # Keras' model.summary() without fit: the data gives the shapes
-        datamodule = instantiate(cfg.data)
+        datamodule = instantiate(cfg.data, "data")
         datamodule.prepare_data()
         datamodule.setup("fit")
         print(summary_text(build_model(cfg.model, datamodule).net.layers, tuple(datamodule.input_shape)))
