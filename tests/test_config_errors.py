@@ -83,6 +83,22 @@ BAD = [
     (["model.scheduler.peak_factor=0"], "model.scheduler.peak_factor=0 must be a positive number"),
     (["model.scheduler.peak_factor=-1"], "model.scheduler.peak_factor=-1 must be a positive number"),
     (["model.scheduler_interval=weekly"], "model.scheduler_interval='weekly' is not one of epoch, step"),
+    # a constructor's own refusal, named by the config key that built it (config_checks.instantiate)
+    (
+        ["data=binary", "callbacks.model_checkpoint.save_top_k=-5"],
+        "callbacks.model_checkpoint.save_top_k=-5 must be -1 (every checkpoint), 0 (none) or a positive count",
+    ),
+    (
+        ["data=binary", "callbacks.early_stopping.mode=up"],
+        "callbacks.early_stopping cannot be built with these settings (`mode` can be min, max, got up); fix the",
+    ),
+    (["data=binary", "+trainer.foo=1"], "trainer cannot be built with these settings (Trainer.__init__() got an unexpected keyword"),
+    (["data=binary", "callbacks.early_stopping.min_delta=-1"], "callbacks.early_stopping.min_delta=-1 must be a number of at least 0"),
+    (["data=binary", "callbacks.early_stopping.patience=abc"], "callbacks.early_stopping.patience='abc' must be a whole number"),
+    (
+        ["data=binary", "trainer.min_epochs=100", "trainer.max_epochs=1"],
+        "trainer.min_epochs=100 must be a whole number from 0 to trainer.max_epochs=1",
+    ),
 ]
 if not torch.cuda.is_available():  # what a machine without a GPU says to trainer=gpu
     BAD.append((["data=binary", "trainer=gpu"], "trainer.accelerator=gpu but this machine has no GPU that torch can use"))
