@@ -95,6 +95,7 @@ BAD = [
     (["data=binary", "+trainer.foo=1"], "trainer cannot be built with these settings (Trainer.__init__() got an unexpected keyword"),
     (["data=binary", "callbacks.early_stopping.min_delta=-1"], "callbacks.early_stopping.min_delta=-1 must be a number of at least 0"),
     (["data=binary", "callbacks.early_stopping.patience=abc"], "callbacks.early_stopping.patience='abc' must be a whole number"),
+    (["data=binary", "data.n_samples=5"], "the val split holds 1 sample for 2 classes, too few to measure accuracy"),
     (
         ["data=binary", "trainer.min_epochs=100", "trainer.max_epochs=1"],
         "trainer.min_epochs=100 must be a whole number from 0 to trainer.max_epochs=1",
@@ -242,3 +243,11 @@ def test_logger_without_its_package_is_one_sentence(
         f"(or pip install {package}), or choose another logger (logger=tensorboard)."
     )
     assert not (tmp_path / "run").exists()
+
+
+def test_a_run_whose_test_and_validation_disagree_says_so(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """30 samples (5 validation, 5 test) and one epoch: val/acc_best 0.8, test/acc 0.0 at seed 42."""
+    metrics = train(compose_cfg(["data=binary", "data.n_samples=30", "trainer.max_epochs=1", "logger=csv"], tmp_path))
+    assert metrics["val/acc_best"] - metrics["test/acc"] >= 0.5, metrics
+    (warning,) = [r.getMessage() for r in caplog.records if "differ by" in r.getMessage()]
+    assert warning.endswith("use more data, or larger data.val_split and data.test_split.")

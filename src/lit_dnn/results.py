@@ -65,4 +65,13 @@ def write_results(cfg: DictConfig, trainer: L.Trainer, metrics: dict[str, Any], 
         output_dir / "checkpoints",
         output_dir,
     )
+    val, test = metrics.get("val/acc_best"), metrics.get("test/acc")
+    if isinstance(val, float) and isinstance(test, float) and abs(val - test) >= 0.5:  # a degenerate run says so
+        log.warning(
+            "val/acc_best=%.4f and test/acc=%.4f differ by %.0f points: the validation or test split is too small "
+            "(or not alike) to measure this model; use more data, or larger data.val_split and data.test_split.",
+            val,
+            test,
+            100 * abs(val - test),
+        )
     file_resume_record(output_dir)

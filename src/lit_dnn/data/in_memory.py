@@ -9,6 +9,7 @@ from torch.utils.data import DataLoader
 from lit_dnn.data.batches import BatchGroupSampler, ShardedBatchSampler, SplitTensors, StepBatches, as_is
 from lit_dnn.data.normalization import Normalization
 from lit_dnn.data.splits import check_val_from, split_size
+from lit_dnn.errors import DataError
 
 
 class InMemoryDataModule(LightningDataModule):
@@ -81,9 +82,28 @@ class InMemoryDataModule(LightningDataModule):
         }
         self.split_indices = {"train": train_idx, "val": val_idx}
 
+    def check_splits(self) -> None:
+        """A run that could not learn or measure ends here, in one sentence: a class missing from
+        the training split, or a validation or test split with fewer samples than classes (5
+        samples gave val/acc_best=1.0 and test/acc=0.0 from one sample each)."""
+        if self.task != "classification":
+            return
+        k = len(self.class_names)
+        for split, (_, y) in self.splits.items():
+            if split != "train" and 0 < len(y) < k:
+                raise DataError(
+                    f"the {split} split holds {len(y)} sample{'s' * (len(y) != 1)} for {k} classes, too few to measure "
+                    f"accuracy; use more data, or a larger data.{split}_split."
+                )
+        missing = sorted(set(range(k)) - set(self.splits["train"][1].unique().tolist()))
+        if missing:
+            names = ", ".join(repr(self.class_names[i]) for i in missing[:5])
+            raise DataError(f"the training split holds no sample of class {names}, which the model could never learn; use more data.")
+
     def setup(self, stage: str | None = None) -> None:
         if not self.splits:
             self.load()
+            self.check_splits()
         if self.trainer is not None:  # during fit/test: the data lives where the model does
             self.to(self.trainer.strategy.root_device)
 
