@@ -9,6 +9,7 @@ import torch
 from conftest import compose_cfg, run_script, tiny_overrides
 from lit_dnn.cli import run_task
 from lit_dnn.config_checks import check_model, check_train_config
+from lit_dnn.errors import ConfigError
 from lit_dnn.train import train
 
 BAD = [
@@ -251,3 +252,22 @@ def test_a_run_whose_test_and_validation_disagree_says_so(tmp_path: Path, caplog
     assert metrics["val/acc_best"] - metrics["test/acc"] >= 0.5, metrics
     (warning,) = [r.getMessage() for r in caplog.records if "differ by" in r.getMessage()]
     assert warning.endswith("use more data, or larger data.val_split and data.test_split.")
+
+
+def test_eval_predict_export_refuse_a_model_or_data_choice(tmp_path: Path) -> None:
+    """The checkpoint decides the network and the dataset: a choice on the command line is named, not ignored."""
+    result = run_script("eval.py", [f"ckpt_path={tmp_path}/any.ckpt", "data=mnist", f"hydra.run.dir={tmp_path}/eval"])
+    assert result.returncode == 2, result.stderr[-1500:]
+    assert result.stderr.strip() == (
+        "Error: data=mnist cannot be chosen for eval.py: the checkpoint decides its network and dataset; drop it "
+        "(data.data_dir=<folder> says where this machine keeps the data files)."
+    )
+    assert not (tmp_path / "eval").exists()
+    from lit_dnn.export import export
+    from lit_dnn.predict import predict
+
+    for task, name in ((predict, "predict"), (export, "export")):
+        extra = ["input=x.npy"] if name == "predict" else []
+        cfg = compose_cfg([f"ckpt_path={tmp_path}/any.ckpt", *extra, "model=mlp", "data=mnist"], tmp_path, name)
+        with pytest.raises(ConfigError, match=rf"^model=\.\.\. and data=\.\.\. cannot be chosen for {name}\.py: "):
+            task(cfg)

@@ -352,6 +352,20 @@ def check_shapes(checkpoint: dict[str, Any], model: torch.nn.Module, path: str |
         raise CheckpointError(f"{path} holds a different architecture ({shown}); use the model settings it was trained with.")
 
 
+def check_from_checkpoint(cfg: DictConfig, command: str) -> None:
+    """eval, predict and export take the network and the dataset from the checkpoint: a ``model=``
+    or ``data=`` choice on their command line is refused naming it, not silently ignored."""
+    from hydra.core.hydra_config import HydraConfig
+
+    choices = HydraConfig.get().runtime.choices if HydraConfig.initialized() else {}
+    chosen = [f"{g}={choices.get(g) or '...'}" for g in ("model", "data") if "_target_" in (cfg.get(g) or {})]
+    if chosen:
+        raise ConfigError(
+            f"{' and '.join(chosen)} cannot be chosen for {command}: the checkpoint decides its network and dataset; drop "
+            f"{'them' if len(chosen) > 1 else 'it'} (data.data_dir=<folder> says where this machine keeps the data files)."
+        )
+
+
 def load_model(path: str | Path) -> tuple[Any, dict[str, Any]]:
     """The trained model of a checkpoint (a ``Classifier`` or a ``Regressor``), in eval mode, and its hyperparameters."""
     checkpoint = read_checkpoint(path)

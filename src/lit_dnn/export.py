@@ -8,7 +8,7 @@ import torch
 from omegaconf import DictConfig
 from torch import nn
 
-from lit_dnn.checkpoint import load_model
+from lit_dnn.checkpoint import check_from_checkpoint, load_model
 from lit_dnn.config_checks import check_installed
 from lit_dnn.errors import ConfigError
 
@@ -62,6 +62,7 @@ def export(cfg: DictConfig) -> Path:
         raise ConfigError(f"format={cfg.format!r} is unknown; use format=onnx or format=torchscript.")
     if cfg.format == "onnx":
         check_installed("onnx", "format=onnx", "export", "use format=torchscript")
+    check_from_checkpoint(cfg, "export.py")
     model, hp = load_model(cfg.ckpt_path)
     table = hp.get("table")
     regression = hp.get("task") == "regression"

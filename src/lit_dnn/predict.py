@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 from torch.utils.data import DataLoader, TensorDataset
 
-from lit_dnn.checkpoint import load_model
+from lit_dnn.checkpoint import check_from_checkpoint, load_model
 from lit_dnn.config_checks import instantiate
 from lit_dnn.errors import ConfigError, DataError
 from lit_dnn.inputs import load_inputs, load_table_inputs, normalize
@@ -44,6 +44,7 @@ def predict(cfg: DictConfig) -> list[dict[str, Any]]:
         value = cfg.get(key)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ConfigError(f"{key}={value!r} must be a positive integer.")
+    check_from_checkpoint(cfg, "predict.py")
     model, hp = load_model(cfg.ckpt_path)
     if "table" in hp:  # a model trained on a table reads a table with its feature columns
         names, raw = load_table_inputs(cfg.input, hp["table"])

@@ -37,6 +37,14 @@ def stopped_while_writing(output_dir: Path) -> str:
     return f"while writing the results; the run is unfinished: ckpt_path=last finishes it ({output_dir})"
 
 
+def log_test_line(metrics: dict[str, Any]) -> None:
+    """Keras' ``evaluate`` line, loss and accuracy first: what train.py and eval.py print of a test."""
+    tested = {k[len("test/") :]: v for k, v in metrics.items() if k.startswith("test/") and "per_class" not in k and isinstance(v, float)}
+    if tested:
+        order = sorted(tested, key=lambda k: (k not in ("loss", "acc", "mae"), k))
+        log.info("Test: %s", " - ".join(f"{k} {tested[k]:.4f}" for k in order))
+
+
 def write_results(cfg: DictConfig, trainer: L.Trainer, metrics: dict[str, Any], output_dir: Path) -> None:
     """``metrics.json`` first (a logger failing after it loses no result), the loggers' final
     hyperparameters, the closing lines; a resume files its own folder into the run."""
@@ -54,10 +62,7 @@ def write_results(cfg: DictConfig, trainer: L.Trainer, metrics: dict[str, Any], 
                 if path.suffix in (".png", ".json", ".md", ".csv") and path.is_file():
                     logger.experiment.log_artifact(logger.run_id, str(path))
         logger.save()
-    tested = {k[len("test/") :]: v for k, v in metrics.items() if k.startswith("test/") and "per_class" not in k and isinstance(v, float)}
-    if tested:  # Keras' evaluate line: loss and accuracy first
-        order = sorted(tested, key=lambda k: (k not in ("loss", "acc", "mae"), k))
-        log.info("Test: %s", " - ".join(f"{k} {tested[k]:.4f}" for k in order))
+    log_test_line(metrics)
     log.info(
         "Run finished: %s\n  metrics:     %s\n  checkpoints: %s\n  tensorboard: tensorboard --logdir %s",
         ", ".join(f"{k}={metrics[k]:.4f}" for k in headline),
