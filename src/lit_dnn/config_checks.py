@@ -6,6 +6,8 @@ Each failure is one sentence naming the key, the value and what is allowed.
 import inspect
 import math
 import socket
+import types
+import typing
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
@@ -234,6 +236,54 @@ def check_reachable(uri: str, key: str, timeout: float = 3.0) -> None:
         ) from None
 
 
+def _fits(value: Any, annotation: Any) -> bool | None:
+    """Whether ``value`` has the type a constructor annotates (``None``: the annotation is not one
+    of the plain types a config can hold, and is not judged here)."""
+    if annotation in (inspect.Parameter.empty, Any):
+        return None
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        found = [_fits(value, a) for a in typing.get_args(annotation)]
+        return True if True in found else (False if all(f is False for f in found) else None)
+    if typing.get_origin(annotation) is typing.Literal:
+        return value in typing.get_args(annotation)
+    plain = {type(None): lambda: value is None, bool: lambda: isinstance(value, bool), int: lambda: _is_int(value)}
+    plain |= {float: lambda: _is_number(value), str: lambda: isinstance(value, str)}
+    return plain[annotation]() if annotation in plain else None
+
+
+def _shown(annotation: Any) -> str:
+    return str(annotation).replace("typing.", "").replace("NoneType", "None").replace("<class '", "").replace("'>", "")
+
+
+def check_argument_types(node: Any, key: str) -> None:
+    """Every value a config hands a constructor (the trainer's, each callback's and logger's) has
+    the type its signature annotates: ``trainer.deterministic=nonsense`` is named here, where
+    Lightning would take any truthy text. Walks nested nodes; a target that cannot be imported
+    or inspected is left to ``instantiate``."""
+    if not OmegaConf.is_dict(node):
+        return
+    target = node.get("_target_")
+    parameters = {}
+    if isinstance(target, str):
+        try:
+            parameters = inspect.signature(get_class(target), eval_str=True).parameters
+        except Exception:  # noqa: BLE001 - not a class, or annotations that do not evaluate: not judged
+            parameters = {}
+    for name in node:
+        if str(name).startswith("_") and str(name).endswith("_"):
+            continue
+        child = node.get(name)
+        if OmegaConf.is_dict(child):
+            check_argument_types(child, f"{key}.{name}")
+            continue
+        if name in SEED_KEYS and child is not None and not (_is_int(child) and 0 <= child < 2**32):
+            raise ConfigError(f"{key}.{name}={child!r} must be an integer from 0 to 2**32 - 1 (4294967295).")
+        if name in parameters and not OmegaConf.is_list(child):
+            annotation = parameters[name].annotation
+            if _fits(child, annotation) is False:
+                raise ConfigError(f"{key}.{name}={child!r} must be of type {_shown(annotation)}.")
+
+
 # the rules Lightning's callbacks do not check themselves (their constructors' own refusals are
 # turned into sentences by ``instantiate``): each a test of the value and what to write instead
 CALLBACK_RULES = {
@@ -241,7 +291,21 @@ CALLBACK_RULES = {
     "min_delta": (lambda v: _is_number(v) and math.isfinite(v) and v >= 0, "a number of at least 0 (the smallest change that counts)"),
     "every_n_epochs": (lambda v: v is None or (_is_int(v) and v >= 0), "a whole number of epochs of at least 0"),
     "save_top_k": (lambda v: _is_int(v) and v >= -1, "-1 (every checkpoint), 0 (none) or a positive count"),
+    "max_examples": (lambda v: _is_int(v) and v >= 0, "a count of at least 0"),
+    "refresh_seconds": (lambda v: _is_number(v) and v > 0, "a number of seconds above 0"),
 }
+
+
+RULES = (  # keys whose range or choices no constructor checks, by their full name
+    ("test", lambda v: isinstance(v, bool), "true or false (test the best checkpoint after training)"),
+    ("summary_only", lambda v: isinstance(v, bool), "true or false (print the summary without training)"),
+    ("optimized_mode", lambda v: v in ("min", "max"), "min or max"),
+    ("task.name", lambda v: v in ("classification", "regression"), "classification or regression (choose it with task=...)"),
+    ("task.best_mode", lambda v: v in ("min", "max"), "min or max"),
+    ("trainer.num_sanity_val_steps", lambda v: v is None or (_is_int(v) and v >= -1), "-1 (all), 0 (none) or a count of batches"),
+    ("trainer.log_every_n_steps", lambda v: v is None or (_is_int(v) and v >= 1), "a positive number of steps"),
+)
+SEED_KEYS = ("seed", "random_state")  # any seed a datamodule takes, as the run's own
 
 
 def check_callbacks(callbacks: DictConfig | None) -> None:
@@ -258,7 +322,13 @@ def check_train_config(cfg: DictConfig) -> None:
     check_model(cfg.model)
     check_data(cfg.data)
     check_trainer(cfg.trainer)
+    for key, ok, allowed in RULES:  # the named rules first: their sentences say what to write
+        value = OmegaConf.select(cfg, key, default=inspect.Parameter.empty)
+        if value is not inspect.Parameter.empty and not ok(value):
+            raise ConfigError(f"{key}={value!r} must be {allowed}.")
     check_callbacks(cfg.get("callbacks"))
+    for group in ("trainer", "callbacks", "logger", "data", "model"):  # then every constructor argument's type
+        check_argument_types(cfg.get(group), group)
     check_loggers(cfg.get("logger"))
     check_val_check_interval(cfg.trainer.get("val_check_interval"), cfg.data.get("batches_per_step", 1))
 
