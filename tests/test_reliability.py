@@ -297,3 +297,29 @@ def test_the_same_command_twice_never_overwrites_the_first_result(tiny_data: Pat
         f"would overwrite; choose another folder, or leave hydra.run.dir out for a new one."
     ]
     assert digest(tmp_path / "run") == before  # Hydra's config copy and log included
+
+
+def test_ctrl_c_in_the_first_epoch_then_resume_as_typed(tmp_path: Path) -> None:
+    """The command a user types (progress bar and one-cycle schedule on), Ctrl+C inside the first
+    epoch, then the printed ckpt_path: the resume finishes (it crashed in the progress bar, then
+    stepped the one-cycle schedule one step past its plan)."""
+    run = tmp_path / "run"
+    args = ["data=binary", "data.n_samples=400000", "data.batch_size=32", "trainer.max_epochs=2", "logger=csv", f"hydra.run.dir={run}"]
+    log = tmp_path / "out.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "train.py"), *args], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, preexec_fn=default_sigint
+        )
+        deadline = time.time() + 120
+        while "Training starts" not in log.read_text() and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        time.sleep(1.0)  # inside the first epoch (about 5 s of 10,938 steps here)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=120) == 1, log.read_text()[-3000:]
+    last = run / "checkpoints" / "last.ckpt"
+    printed = log.read_text()
+    assert f"Stopped by Ctrl+C: saved {last} at epoch 1, step " in printed, printed[-2000:]
+    assert torch.load(last, weights_only=True)["epoch"] == 0  # still the first epoch
+    resumed = run_script("train.py", [f"ckpt_path={last}", *args[:-1]])
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "Epoch 1/2 - " in resumed.stdout + resumed.stderr and (run / "metrics.json").is_file()

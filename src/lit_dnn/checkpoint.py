@@ -277,13 +277,14 @@ def check_head(hp: dict[str, Any], path: str | Path) -> None:
 
 
 def check_weights(checkpoint: dict[str, Any], path: str | Path) -> None:
-    """Tensors only, each finite: NaN or infinite weights would give NaN predictions and metrics."""
+    """Tensors only, and the network's finite: NaN or infinite weights would give NaN predictions and metrics."""
     for key, tensor in checkpoint["state_dict"].items():
         if not isinstance(tensor, torch.Tensor):
             raise CheckpointError(
                 f"{path} has state_dict[{printable(repr(key)[:80])}], which is not a tensor; pass a .ckpt written by train.py."
             )
-        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+        # the network's weights; a metric's state may be infinite (MaxMetric starts at -inf)
+        if key.startswith("net.") and tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
             raise CheckpointError(
                 f"{path} has NaN or infinite values in {printable(key[:80])}; retrain, or pass a checkpoint saved before the loss diverged."
             )

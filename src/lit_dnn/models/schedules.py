@@ -35,6 +35,13 @@ class OneCycleFromLR(OneCycleLR):
         cycle = has_momentum if cycle_momentum is None else cycle_momentum
         super().__init__(optimizer, max_lr=peaks, total_steps=total_steps, cycle_momentum=cycle, **kwargs)
 
+    def step(self, epoch: int | None = None) -> None:
+        """A step past the plan holds the final rate: a run resumed from a mid-epoch checkpoint
+        (Ctrl+C, SIGTERM) can take a step more than planned, where OneCycleLR raises."""
+        if self.last_epoch >= self.total_steps:
+            return
+        super().step(epoch)
+
 
 class LRRangeTest(LRScheduler):
     """The learning-rate range test's schedule (``tune=lr_find``): from ``min_lr`` to ``max_lr``
