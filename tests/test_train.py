@@ -323,3 +323,12 @@ def test_lightning_still_names_each_hook_on_the_module_and_plain_hook_name_store
     model.extra = layer
     assert calls == ["seen", "extra"] and vars(model)["_current_fx_name"] == "on_after_backward"
     assert "extra" in dict(model.named_children()) and "_current_fx_name" not in dict(model.named_buffers())
+
+
+def test_early_stopping_says_so(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    overrides = ["data=binary", "trainer.max_epochs=30", "callbacks.early_stopping.patience=1", "model.scheduler=null", "logger=csv"]
+    caplog.set_level("INFO", logger="lit_dnn")
+    metrics = train(compose_cfg(overrides, tmp_path))
+    assert metrics["epochs_run"] < 30
+    (line,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Early stopping")]
+    assert line.startswith(f"Early stopping after epoch {metrics['epochs_run']} of 30: val/loss did not improve for 1 validations (best ")

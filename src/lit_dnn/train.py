@@ -44,6 +44,22 @@ def build(cfg: DictConfig, extra_callbacks: list[Any] = ()) -> tuple[L.Lightning
     return datamodule, model, trainer
 
 
+def announce_early_stop(trainer: L.Trainer) -> None:
+    """Keras prints ``Epoch 12: early stopping``; a run that stops early says so here, on screen and in train.log."""
+    stopper = trainer.early_stopping_callback
+    if stopper is not None and stopper.stopped_epoch > 0 and trainer.is_global_zero:
+        log.info(
+            "Early stopping after epoch %d of %d: %s did not improve for %d validations (best %.4f); "
+            "callbacks.early_stopping.patience=%d sets how many, callbacks.early_stopping=null turns it off.",
+            stopper.stopped_epoch + 1,
+            trainer.max_epochs,
+            stopper.monitor,
+            stopper.wait_count,
+            float(stopper.best_score),
+            stopper.patience,
+        )
+
+
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Fit, test the best checkpoint, write ``metrics.json``; returns the final metrics.
 
@@ -82,6 +98,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     if ckpt_path is not None:
         check_shapes(resumed, model, ckpt_path)
     trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+    announce_early_stop(trainer)
 
     # a run resumed after its last epoch trains no more: its epoch metrics come from the checkpoint
     metrics: dict[str, Any] = {**model.restored_fit_metrics, **{k: plain(v) for k, v in trainer.callback_metrics.items()}}
