@@ -50,6 +50,11 @@ def test_summary_only_prints_and_trains_nothing(tiny_data, tmp_path, capsys) -> 
     assert train(compose_cfg([*tiny_overrides(tiny_data), "summary_only=true"], tmp_path)) == {}
     assert "Total params: 101,770" in capsys.readouterr().out
     assert not (tmp_path / "run" / "checkpoints").exists()
+    from conftest import run_script
+
+    typed = run_script("train.py", ["data=binary", "summary_only=true", f"hydra.run.dir={tmp_path}/typed"])
+    assert typed.returncode == 0 and "Total params: 2,946" in typed.stdout, typed.stderr[-1500:]
+    assert not (tmp_path / "typed").exists()  # nothing trained, no run folder left behind
 
 
 def test_sigmoid_binary_head_trains_predicts_and_exports(tmp_path) -> None:

@@ -12,7 +12,7 @@ from omegaconf import DictConfig
 from lit_dnn.callbacks.reproducible import EpochSeed, PreemptionCheckpoint
 from lit_dnn.callbacks.summary import summary_text
 from lit_dnn.checkpoint import build_model, check_shapes, metadata, read_checkpoint, run_length
-from lit_dnn.cli import sigterm_stops
+from lit_dnn.cli import remove_if_empty_run_folder, sigterm_stops
 from lit_dnn.config_checks import check_metric_names, check_train_config, instantiate, instantiate_all
 from lit_dnn.provenance import write_provenance
 from lit_dnn.results import stopped_while_writing, write_results
@@ -72,6 +72,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         datamodule.prepare_data()
         datamodule.setup("fit")
         print(summary_text(build_model(cfg.model, datamodule).net.layers, tuple(datamodule.input_shape)))
+        remove_if_empty_run_folder()  # nothing was trained: no run folder left behind
         return {}
     ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), cfg.paths.log_dir)
     if ckpt_path is not None:
