@@ -17,4 +17,7 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    from lit_dnn.command_line import check_command_line
+
+    check_command_line(Path(__file__).resolve().parent / "conf", "export")  # a typo: one sentence, not Hydra's error
     main()

@@ -20,4 +20,7 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
+    from lit_dnn.command_line import check_command_line
+
+    check_command_line(Path(__file__).resolve().parent / "conf", "train")  # a typo: one sentence, not Hydra's error
     main()

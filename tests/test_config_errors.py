@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import compose_cfg, run_script, tiny_overrides
+from conftest import ROOT, compose_cfg, run_script, tiny_overrides
 from lit_dnn.cli import run_task
 from lit_dnn.config_checks import check_model, check_train_config
 from lit_dnn.errors import ConfigError
@@ -271,3 +271,36 @@ def test_eval_predict_export_refuse_a_model_or_data_choice(tmp_path: Path) -> No
         cfg = compose_cfg([f"ckpt_path={tmp_path}/any.ckpt", *extra, "model=mlp", "data=mnist"], tmp_path, name)
         with pytest.raises(ConfigError, match=rf"^model=\.\.\. and data=\.\.\. cannot be chosen for {name}\.py: "):
             task(cfg)
+
+
+TYPOS = [
+    (["data=mnst"], "data=mnst is not an option (did you mean data=mnist?); choose one of binary, boston,"),
+    (["optimizer=Adam"], "optimizer=Adam is not an option (did you mean optimizer=adam?)"),
+    (["data=fashion-mnist"], "data=fashion-mnist is not an option (did you mean data=fashion_mnist?)"),
+    (["model.net.hiden_dims=[64]"], "model.net.hiden_dims is not a setting (did you mean model.net.hidden_dims?)"),
+    (["epochs=5"], "epochs= is Keras' name; here it is trainer.max_epochs=5."),
+    (["batch_size=64"], "batch_size= is Keras' name; here it is data.batch_size=64."),
+    (["validation_split=0.1"], "validation_split= is Keras' name; here it is data.val_split=0.1."),
+    (["trainer.limit_train_batches=2"], "add it with +trainer.limit_train_batches=2, or check the spelling."),
+    (["model.net.hidden_dims=[64"], "cannot read the command line (no viable alternative at input '[64')"),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), TYPOS, ids=[" ".join(a) for a, _ in TYPOS])
+def test_a_typo_is_one_sentence_with_the_closest_name(args: list[str], message: str) -> None:
+    from lit_dnn.command_line import problem
+
+    assert message in problem(ROOT / "conf", "train", args)
+
+
+def test_a_typo_on_the_real_command_line_and_what_now_composes(tmp_path: Path) -> None:
+    from lit_dnn.command_line import problem
+
+    result = run_script("train.py", ["data=mnst", f"hydra.run.dir={tmp_path}/run"])
+    assert result.returncode == 2 and not (tmp_path / "run").exists()
+    assert result.stderr.strip().splitlines() == [
+        "Error: data=mnst is not an option (did you mean data=mnist?); choose one of binary, boston, breast_cancer, csv, "
+        "diabetes, fashion_mnist, iris, mnist, wine."
+    ]
+    assert problem(ROOT / "conf", "train", ["optimizer=sgd", "model.optimizer.momentum=0.9"]) is None  # Keras' SGD(momentum=0.9)
+    assert problem(ROOT / "conf", "train", ["+trainer.limit_train_batches=2", "data=binary"]) is None
