@@ -123,8 +123,8 @@ def test_last_checkpoint_is_the_last_epoch_not_the_best(tiny_data: Path, tmp_pat
     )
     folder = tmp_path / "run" / "checkpoints"
     last = torch.load(folder / "last.ckpt", weights_only=True)
-    (best,) = folder.glob("epoch_*.ckpt")  # the worst val/loss: epoch 0
-    assert best.name == "epoch_000.ckpt"
+    (best,) = folder.glob("epoch_*.ckpt")  # the worst val/loss: the first epoch, named as the screen counts it
+    assert best.name == "epoch_001.ckpt"
     assert last["epoch"] == 3 and last["global_step"] == 4 * 4  # 4 epochs of 4 batches
     assert set(last["fit_metrics"]) >= {"train/loss", "train/acc", "val/loss", "val/acc", "val/acc_best"}
 
