@@ -79,7 +79,7 @@ def test_train_writes_metrics_and_tests_best_checkpoint(tiny_data: Path, tmp_pat
     assert best.parent == tmp_path / "run" / "checkpoints" and (best.parent / "last.ckpt").exists()
     # the tested checkpoint is the best one: its own record of val/acc is the run's best
     ckpt = torch.load(best, weights_only=True)
-    callback_state = next(v for k, v in ckpt["callbacks"].items() if k.startswith("ModelCheckpoint"))
+    callback_state = next(v for k, v in ckpt["callbacks"].items() if k.startswith("EpochCheckpoint"))  # the best-epoch callback
     assert callback_state["best_model_score"].item() == pytest.approx(written["val/acc_best"])
     assert list((tmp_path / "run" / "tensorboard").glob("events.out.tfevents.*"))
     # eval.py on that checkpoint reproduces the test accuracy
