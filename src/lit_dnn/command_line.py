@@ -57,7 +57,9 @@ def problem(conf: Path, config_name: str, args: list[str]) -> str | None:
         if match is None:
             return None
         key = match.group(1)
-        written = next(a for a in args if a.split("=", 1)[0] == key)
+        written = next((a for a in args if a.split("=", 1)[0] == key), None)
+        if written is None:  # not one of the command's own overrides: Hydra's message says it
+            return None
         if key in KERAS_WORDS:
             return f"{key}= is Keras' name; here it is {KERAS_WORDS[key]}={written.split('=', 1)[1]}."
         parent, _, leaf = key.rpartition(".")

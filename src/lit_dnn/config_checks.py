@@ -256,7 +256,7 @@ def _shown(annotation: Any) -> str:
 
 
 def check_argument_types(node: Any, key: str) -> None:
-    """Every value a config hands a constructor (the trainer's, each callback's and logger's) has
+    """Every value a config hands a constructor (trainer, callbacks, loggers, datamodule, model) has
     the type its signature annotates: ``trainer.deterministic=nonsense`` is named here, where
     Lightning would take any truthy text. Walks nested nodes; a target that cannot be imported
     or inspected is left to ``instantiate``."""

@@ -41,9 +41,6 @@ class EpochProgressBar(ProgressBar):
         self.enabled = True
         self.bar: tqdm | None = None
         self.finished: tuple[int, int, float] | None = None  # epoch, batches, seconds: the line still to write
-        # a resume from a checkpoint saved mid-epoch (Ctrl+C, SIGTERM) continues that epoch: Lightning
-        # then runs its batches without on_train_epoch_start, and these count from the resume
-        self.epoch, self.batches, self.start, self.shown = 0, 0, time.monotonic(), 0.0
 
     def disable(self) -> None:
         self.enabled = False
@@ -52,7 +49,9 @@ class EpochProgressBar(ProgressBar):
         self.enabled = True
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self.epoch, self.batches, self.start = trainer.current_epoch + 1, 0, time.monotonic()  # a resumed epoch's own number
+        # a resume from a checkpoint saved mid-epoch (Ctrl+C, SIGTERM) continues that epoch without
+        # on_train_epoch_start: its batches count from here, under the epoch's own number
+        self.epoch, self.batches, self.start, self.shown = trainer.current_epoch + 1, 0, time.monotonic(), 0.0
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.write_finished_epoch(trainer)
