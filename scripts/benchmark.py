@@ -6,7 +6,7 @@
 For each batch size, repetitions interleaved, it times one training epoch of
   (1) the template, exactly as ``python train.py`` builds it (datamodule, module, callbacks, logger);
   (2) a plain PyTorch loop over the same in-memory tensors, model, optimiser and batch size, run
-      inside each epoch of (1) and of (0), at least 16 of its batches at a time (a step's worth) before the steps, so each
+      inside each epoch of (1) and of (0), at least 16 of its batches at a time before the template's, so each
       pair is measured over the same seconds (this VM's speed drifts within seconds);
   (3) the naive path: torchvision's dataset with ToTensor/Normalize and a DataLoader, inside Lightning;
   (0) Lightning's own floor: a minimal LightningModule (forward, cross-entropy, the same optimiser)
@@ -40,11 +40,10 @@ import torch.nn.functional as F  # noqa: E402
 from hydra import compose, initialize_config_dir  # noqa: E402
 from hydra.errors import HydraException  # noqa: E402
 from omegaconf import DictConfig, open_dict  # noqa: E402
-from torch.utils.data import DataLoader, default_collate, random_split  # noqa: E402
+from torch.utils.data import DataLoader, random_split  # noqa: E402
 from torchvision import transforms  # noqa: E402
 
 from lit_dnn.config_checks import check_train_config  # noqa: E402
-from lit_dnn.data.batches import batches_in  # noqa: E402
 from lit_dnn.data.image import DATASETS  # noqa: E402
 from lit_dnn.errors import ConfigError, UserError, first_line  # noqa: E402
 from lit_dnn.runtime import prepare_process  # noqa: E402
@@ -125,7 +124,7 @@ class MinimalModule(L.LightningModule):
         self.optimizer_factory = optimizer_factory
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        ((x, y),) = batch  # the datamodule's list of one batch
+        x, y = batch
         return F.cross_entropy(self.net(x), y)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
@@ -134,8 +133,6 @@ class MinimalModule(L.LightningModule):
 
 def lightning_floor_epochs(cfg: DictConfig, epochs: int) -> tuple[list[float], list[float]]:
     """(0)'s epochs after a warm-up epoch, and the plain loop's epochs run inside them."""
-    with open_dict(cfg):
-        cfg.data.batches_per_step = 1  # one batch per Lightning step: Lightning's own per-step cost
     plain = PlainInterleaved(cfg)
     timer = EpochTimer(plain)
     datamodule, model, _ = build(cfg)
@@ -205,15 +202,10 @@ class PlainInterleaved(L.Callback):
         self.times.append(0.0)
 
     def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch, batch_idx: int) -> None:
-        self.owed += batches_in(batch)
+        self.owed += 1
         if self.owed >= self.chunk or batch_idx == trainer.num_training_batches - 1:
             self.times[-1] += self.plain.run(self.owed)
             self.owed = 0
-
-
-def one_batch_list(samples: list) -> list:
-    """The template's training step takes a list of batches: here, a list of one."""
-    return [default_collate(samples)]
 
 
 class NaiveImages(L.LightningDataModule):
@@ -228,7 +220,7 @@ class NaiveImages(L.LightningDataModule):
         self.batch_size = batch_size
 
     def train_dataloader(self) -> DataLoader:
-        return DataLoader(self.train_set, batch_size=self.batch_size, shuffle=True, collate_fn=one_batch_list)
+        return DataLoader(self.train_set, batch_size=self.batch_size, shuffle=True)
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader(self.val_set, batch_size=1000)

@@ -50,34 +50,8 @@ def test_benchmark_runs_and_writes_its_table(tiny_data: Path, tmp_path: Path) ->
     assert 0 <= acc <= 100 and 100 < peak < 3000
 
 
-def test_step_costs_times_every_variant(tiny_data: Path) -> None:
-    result = run_script(
-        "scripts/step_costs.py",
-        [
-            "--epochs",
-            "2",
-            "--override",
-            f"data.data_dir={tiny_data}",
-            "--override",
-            "data.val_split=100",
-            "--override",
-            "data.batch_size=16",
-            "--override",
-            "data.batches_per_step=2",
-        ],
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    rows = {line.split("|")[1].strip(): line for line in result.stdout.splitlines() if re.match(r"\| [+a-z]", line)}
-    assert list(rows) == ["variant", "bare", "+schedule", "+sums", "+recipe", "+backward", "+step", "template", "plain"]
-    for name in list(rows)[1:]:
-        micros, times_plain = (c.strip() for c in rows[name].strip("|").split("|")[1:])
-        assert float(micros.replace(",", "")) > 0 and float(times_plain) > 0, rows[name]
-    assert rows["plain"].strip().endswith("| 1.000 |")
-
-
-@pytest.mark.parametrize("script", ["scripts/benchmark.py", "scripts/step_costs.py"])
-def test_a_bad_override_is_one_sentence(script: str, tiny_data: Path, tmp_path: Path) -> None:
-    result = run_script(script, ["--override", f"data.data_dir={tiny_data}", "--override", "model.net.dropout=1.5"])
+def test_a_bad_override_is_one_sentence(tiny_data: Path, tmp_path: Path) -> None:
+    result = run_script("scripts/benchmark.py", ["--override", f"data.data_dir={tiny_data}", "--override", "model.net.dropout=1.5"])
     assert result.returncode == 2
     assert result.stderr.strip() == (
         "Error: model.net.dropout=1.5 is outside [0, 1); use e.g. 0.2 (0 disables dropout), or one rate per hidden layer."

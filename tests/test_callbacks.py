@@ -149,13 +149,13 @@ def test_epoch_line_uses_keras_names_train_first() -> None:
 def test_progress_bar_counts_batches_and_keeps_one_line_per_epoch(
     tiny_data: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """500 training images in batches of 64 as steps of 3 batches: each epoch is 8 batches (3 steps),
-    numbered 1..N, and its line carries the epoch's train/* and val/* means."""
+    """500 training images in batches of 64: each epoch is 8 batches, numbered 1..N, and its line
+    carries the epoch's train/* and val/* means."""
     from lit_dnn.callbacks.progress import EpochProgressBar
     from lit_dnn.train import build
 
     overrides = [o for o in tiny_overrides(tiny_data) if "progress_bar" not in o]
-    cfg = compose_cfg([*overrides, "data.batch_size=64", "data.batches_per_step=3", "trainer.max_epochs=2"], tmp_path)
+    cfg = compose_cfg([*overrides, "data.batch_size=64", "trainer.max_epochs=2"], tmp_path)
     datamodule, model, trainer = build(cfg)
     bar = trainer.progress_bar_callback
     assert isinstance(bar, EpochProgressBar)

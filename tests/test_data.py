@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from lit_dnn.data.batches import ShardedBatchSampler, SplitTensors, StepBatches, as_is, batches_in
+from lit_dnn.data.batches import ShardedBatchSampler, SplitTensors, as_is
 from lit_dnn.data.binary import BinaryDataModule
 from lit_dnn.data.image import DATASETS, ImageDataModule
 from lit_dnn.data.normalization import Normalization
@@ -23,7 +23,7 @@ def test_image_splits_shapes_and_dtypes(tiny_data: Path, dataset: str) -> None:
     assert {k: len(v[0]) for k, v in dm.splits.items()} == {"train": 480, "val": 120, "test": 200}
     x, y = dm.splits["train"]
     assert x.dtype == torch.uint8 and x.shape[1:] == (28, 28) and y.dtype == torch.int64
-    ((xb, yb),) = next(iter(dm.train_dataloader()))  # a training step's list of one batch
+    xb, yb = next(iter(dm.train_dataloader()))
     assert xb.shape == (64, 28, 28) and xb.dtype == torch.float32 and yb.shape == (64,)
     assert dm.input_shape == (28, 28) and dm.num_classes == 10
 
@@ -128,7 +128,7 @@ def test_lightning_reshuffles_every_epoch(tiny_data: Path, tmp_path: Path) -> No
 
     class Record(L.Callback):
         def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-            sampler = trainer.train_dataloader.sampler.batches  # BatchGroupSampler's index batches
+            sampler = trainer.train_dataloader.sampler  # the ShardedBatchSampler of index batches
             assert sampler.epoch == trainer.current_epoch
             orders.append(sampler.indices().tolist())
 
@@ -148,9 +148,9 @@ def test_pixel_standardization_uses_training_statistics(tiny_data: Path) -> None
     assert mean.shape == (28, 28) and torch.allclose(mean, train.mean(0))
     assert torch.allclose(std, train.std(0).clamp_min(0.05))
     # the batches are the training images standardised pixel by pixel, with the training statistics
-    ((x, _),) = next(iter(dm.train_dataloader()))
+    x, _ = next(iter(dm.train_dataloader()))
     assert x.shape[1:] == (28, 28)
-    idx = dm.train_dataloader().sampler.batches.indices()[: len(x)]
+    idx = dm.train_dataloader().sampler.indices()[: len(x)]
     assert torch.allclose(x, (train[idx] - mean) / std, atol=1e-5)
     val = dm.splits["val"][0].float() / 255
     assert not torch.allclose(val.mean(0), mean, atol=1e-3)  # val statistics were not used
@@ -169,47 +169,20 @@ def test_to_device_moves_the_pixel_statistics_with_the_data(tiny_data: Path) -> 
     dm.train_dataloader()
     dm.to(torch.device("meta"))  # any device other than the CPU
     assert dm.normalization.mean.device.type == "meta" and dm.normalization.std.device.type == "meta"
-    ((x, y),) = next(iter(dm.train_dataloader()))
+    x, y = next(iter(dm.train_dataloader()))
     assert x.device.type == "meta" and x.shape == (128, 28, 28) and x.dtype == torch.float32
 
 
-def test_batches_per_step_groups_the_same_batches(tiny_data: Path) -> None:
-    dm = ImageDataModule("mnist", str(tiny_data), batch_size=64, val_split=0.2, download=False, batches_per_step=3)
-    dm.setup()
-    groups = list(dm.train_dataloader())  # 480 images: 8 batches of 64 as groups of 3, 3, 2
-    assert [len(g) for g in groups] == [3, 3, 2] and len(dm.train_dataloader()) == 3
-    single = list(dm.loader("train"))
-    grouped = [batch for group in groups for batch in group]
-    assert len(grouped) == len(single) == dm.train_dataloader().sampler.num_batches == 8
-    for (x1, y1), (x2, y2) in zip(single, grouped):
-        assert torch.equal(x1, x2) and torch.equal(y1, y2)
-    assert not isinstance(next(iter(dm.val_dataloader())), StepBatches)  # evaluation stays one batch per step
-
-
-def test_a_steps_batches_are_cut_one_by_one_as_the_step_reaches_them() -> None:
-    cut = []
-    dataset = SplitTensors(torch.arange(40.0).reshape(20, 2), torch.arange(20), transform=lambda x: cut.append(len(x)) or x)
-    step = dataset[[torch.tensor([0, 1, 2]), torch.tensor([5, 6]), torch.tensor([9])]]
-    assert isinstance(step, StepBatches) and len(step) == 3 and cut == []  # nothing cut yet
-    batches = iter(step)
-    x, y = next(batches)
-    assert cut == [3] and y.tolist() == [0, 1, 2] and x[:, 0].tolist() == [0, 2, 4]
-    assert [y.tolist() for _, y in batches] == [[5, 6], [9]] and cut == [3, 2, 1]
-    assert [y.tolist() for _, y in step[1:]] == [[5, 6], [9]]  # a slice (max_steps may end a step early)
-    assert step[0][1].tolist() == [0, 1, 2] and step.device == torch.device("cpu")
-
-
 def test_batches_already_on_the_device_pass_as_they_are_others_move(tiny_data: Path) -> None:
-    dm = ImageDataModule("mnist", str(tiny_data), batch_size=64, val_split=0.2, download=False, batches_per_step=3)
+    dm = ImageDataModule("mnist", str(tiny_data), batch_size=64, val_split=0.2, download=False)
     dm.setup()
-    step = next(iter(dm.train_dataloader()))  # a training step's list of 3 batches
-    assert dm.transfer_batch_to_device(step, torch.device("cpu"), 0) is step  # cut on the device: nothing walked
+    batch = next(iter(dm.train_dataloader()))
+    assert dm.transfer_batch_to_device(batch, torch.device("cpu"), 0) is batch  # cut on the device: nothing walked
     one = next(iter(dm.val_dataloader()))  # an evaluation batch
     assert dm.transfer_batch_to_device(one, torch.device("cpu"), 0) is one
     # from elsewhere (a CPU batch for another device; "meta" stands in for a GPU): every tensor moves
-    moved = dm.transfer_batch_to_device(step, torch.device("meta"), 0)
-    assert [t.device.type for batch in moved for t in batch] == ["meta"] * 6
-    assert (batches_in(step), batches_in(moved), batches_in(one)) == (3, 3, 1)  # what the progress bar counts
+    moved = dm.transfer_batch_to_device(batch, torch.device("meta"), 0)
+    assert [t.device.type for t in moved] == ["meta"] * 2 and len(moved[1]) == 64
     assert dm.transfer_batch_to_device({"x": one[0]}, torch.device("meta"), 0)["x"].device.type == "meta"
 
 
@@ -227,5 +200,5 @@ def test_lightning_gets_real_dataloaders_and_the_data_moves_in_setup(tiny_data: 
     assert not [w for w in caught if "transfer_batch_to_device" in str(w.message)]
     for loader in (trainer.train_dataloader, trainer.val_dataloaders, trainer.test_dataloaders or datamodule.test_dataloader()):
         assert type(loader) is DataLoader and loader.batch_size is None
-    assert type(trainer.train_dataloader.sampler).__name__ == "BatchGroupSampler"
+    assert type(trainer.train_dataloader.sampler).__name__ == "ShardedBatchSampler"
     assert datamodule.splits["train"][0].device == trainer.strategy.root_device

@@ -192,9 +192,9 @@ def test_failing_runs_leave_earlier_runs_untouched(tiny_data: Path, tmp_path: Pa
     assert digest(run) == before
 
 
-@pytest.mark.parametrize("batches_per_step", [1, 4])  # Lightning's optimisation, and the module's own over a group
-def test_non_finite_loss_stops_with_step_and_keeps_last_good_checkpoint(batches_per_step: int, tiny_data: Path, tmp_path: Path) -> None:
-    cfg = compose_cfg([*tiny_overrides(tiny_data), "trainer.max_epochs=3", f"data.batches_per_step={batches_per_step}"], tmp_path)
+@pytest.mark.parametrize("batch_size", [128, 16], ids=["checked at epoch end", "checked every 16 batches"])
+def test_non_finite_loss_stops_with_step_and_keeps_last_good_checkpoint(batch_size: int, tiny_data: Path, tmp_path: Path) -> None:
+    cfg = compose_cfg([*tiny_overrides(tiny_data), "trainer.max_epochs=3", f"data.batch_size={batch_size}"], tmp_path)
     datamodule, model, trainer = build(cfg)
     forward = model.net.forward
     calls = {"n": 0}

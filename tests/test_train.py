@@ -153,11 +153,10 @@ class RecordsActions(PassThroughProfiler):
         self.actions.append(action_name)
 
 
-@pytest.mark.parametrize("batches_per_step", [1, 4])
-def test_per_step_hooks_reach_only_callbacks_that_implement_them(batches_per_step: int, tiny_data: Path, tmp_path: Path) -> None:
+def test_per_step_hooks_reach_only_callbacks_that_implement_them(tiny_data: Path, tmp_path: Path) -> None:
     counter, lambda_calls = CountsBackward(), []
     on_instance = LambdaCallback(on_before_optimizer_step=lambda *args: lambda_calls.append(1))  # a hook set on the instance
-    cfg = compose_cfg([*tiny_overrides(tiny_data), f"data.batches_per_step={batches_per_step}"], tmp_path)
+    cfg = compose_cfg(tiny_overrides(tiny_data), tmp_path)
     datamodule, model, trainer = build(cfg, extra_callbacks=[counter, on_instance])
     trainer.profiler = profiler = RecordsActions()
     trainer.fit(model, datamodule=datamodule)
@@ -179,7 +178,7 @@ def test_a_module_that_implements_a_step_hook_keeps_it(tiny_data: Path, tmp_path
         def on_after_backward(self) -> None:
             self.norms.append(float(self.net.layers[-1].weight.grad.norm()))
 
-    cfg = compose_cfg([*tiny_overrides(tiny_data), "data.batches_per_step=3"], tmp_path)
+    cfg = compose_cfg(tiny_overrides(tiny_data), tmp_path)
     datamodule, built, trainer = build(cfg)
     model = NormsAfterBackward(built.net, built.optimizer_factory, built.scheduler_factory, "step")
     model.save_hyperparameters(dict(built.hparams))  # the shapes and classes, as build() saves them
@@ -206,31 +205,23 @@ def test_csv_logger_run_ends_with_metrics_and_hparams(tiny_data: Path, tmp_path:
 
 
 @pytest.mark.parametrize("schedule", [[], ["model.scheduler_interval=epoch"]], ids=["one-cycle per step", "per epoch"])
-def test_several_batches_per_step_train_the_same_weights(schedule: list[str], tiny_data: Path, tmp_path: Path) -> None:
-    # 500 training images at batch 128: 4 batches per epoch, as Lightning steps of 3 and 1 when batches_per_step=3
-    runs = {}
-    for per_step in (1, 3):
-        cfg = compose_cfg([*tiny_overrides(tiny_data), f"data.batches_per_step={per_step}", *schedule], tmp_path / str(per_step))
-        L.seed_everything(0)
-        datamodule, model, trainer = build(cfg)
-        trainer.fit(model, datamodule=datamodule)
-        runs[per_step] = trainer, model
-    (one, model_one), (three, model_three) = runs[1], runs[3]
-    assert (one.num_training_batches, three.num_training_batches) == (4, 2)
-    assert not model_one.automatic_optimization and not model_three.automatic_optimization  # one path: lists of 1 or 3
-    assert one.global_step == three.global_step == 8  # optimiser steps, not Lightning steps
-    assert one.optimizers[0].param_groups[0]["lr"] == pytest.approx(three.optimizers[0].param_groups[0]["lr"], rel=1e-9)
-    for (name, a), b in zip(model_one.net.state_dict().items(), model_three.net.state_dict().values()):
-        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6, msg=name)
-    assert one.callback_metrics["train/loss"].item() == pytest.approx(three.callback_metrics["train/loss"].item(), rel=1e-5)
+def test_lightning_steps_the_optimiser_once_per_batch(schedule: list[str], tiny_data: Path, tmp_path: Path) -> None:
+    # 500 training images at batch 128: 4 batches an epoch, 2 epochs
+    cfg = compose_cfg([*tiny_overrides(tiny_data), *schedule], tmp_path)
+    datamodule, model, trainer = build(cfg)
+    trainer.fit(model, datamodule=datamodule)
+    assert model.automatic_optimization and trainer.num_training_batches == 4
+    assert trainer.global_step == 8
+    scheduler = trainer.lr_scheduler_configs[0].scheduler
+    assert scheduler.total_steps == 8 and scheduler.last_epoch == (8 if not schedule else 2)  # stepped per batch, or per epoch
 
 
 @pytest.mark.parametrize("data", ["mnist", "diabetes"], ids=["classification", "regression"])
 def test_train_metrics_are_exact_means_over_every_training_sample(data: str, tiny_data: Path, tmp_path: Path) -> None:
-    # the running sums are added once per step, from the step's outputs: with a learning rate of 0 and no
-    # dropout the weights never move, so the epoch's train/* must equal one pass over the whole training split
-    data_args = [*tiny_overrides(tiny_data), "data.batches_per_step=3"] if data == "mnist" else [
-        "data=diabetes", "data.batch_size=64", "data.batches_per_step=3", "trainer.max_epochs=2", "callbacks.progress_bar=null",
+    # the running sums are added once per batch: with a learning rate of 0 and no dropout the weights
+    # never move, so the epoch's train/* must equal one pass over the whole training split
+    data_args = [*tiny_overrides(tiny_data), "data.batch_size=64"] if data == "mnist" else [
+        "data=diabetes", "data.batch_size=64", "trainer.max_epochs=2", "callbacks.progress_bar=null",
         "+trainer.enable_progress_bar=false", f"trainer.accelerator={ACCELERATOR}",
     ]  # fmt: skip
     cfg = compose_cfg([*data_args, "optimizer=sgd", "model.optimizer.lr=0", "model.scheduler=null", "model.net.dropout=0"], tmp_path)
@@ -240,7 +231,7 @@ def test_train_metrics_are_exact_means_over_every_training_sample(data: str, tin
     with torch.no_grad():
         out = model.net(x.to(model.device))
     y = y.to(model.device)
-    assert trainer.callback_metrics["train/loss"].item() == pytest.approx(model.training_loss(out, y).item(), rel=1e-5)
+    assert trainer.callback_metrics["train/loss"].item() == pytest.approx(model.criterion(out, y).item(), rel=1e-5)
     if data == "mnist":
         accuracy = out.argmax(1).eq(y).double().mean().item()
         assert trainer.callback_metrics["train/acc"].item() == pytest.approx(accuracy, rel=1e-6)
@@ -249,9 +240,9 @@ def test_train_metrics_are_exact_means_over_every_training_sample(data: str, tin
         assert trainer.callback_metrics["train/mae"].item() == pytest.approx(mae, rel=1e-5)
 
 
-def test_max_steps_counts_optimiser_steps_inside_a_group(tiny_data: Path, tmp_path: Path) -> None:
-    # 4 batches per epoch in Lightning steps of 3: the fifth optimiser step falls inside the second epoch's first group
-    cfg = compose_cfg([*tiny_overrides(tiny_data), "data.batches_per_step=3", "+trainer.max_steps=5"], tmp_path)
+def test_max_steps_ends_training_inside_an_epoch(tiny_data: Path, tmp_path: Path) -> None:
+    # 4 batches an epoch: the fifth optimiser step is the second epoch's first batch
+    cfg = compose_cfg([*tiny_overrides(tiny_data), "+trainer.max_steps=5"], tmp_path)
     datamodule, model, trainer = build(cfg)
     trainer.fit(model, datamodule=datamodule)
     assert trainer.global_step == 5
@@ -259,27 +250,36 @@ def test_max_steps_counts_optimiser_steps_inside_a_group(tiny_data: Path, tmp_pa
 
 
 @pytest.mark.parametrize(("limit", "per_epoch"), [(5, 5), (0.5, 4)], ids=["a count of batches", "a share of the batches"])
-def test_limit_train_batches_counts_batches(
+def test_limit_train_batches_cuts_each_epoch(
     limit: float, per_epoch: int, tiny_data: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # 500 training images at batch 64: 8 batches an epoch, as Lightning steps of 3, 3 and 2 batches.
-    # 5 batches: steps of 3 and 2; half the batches: steps of 3 and 1
-    overrides = ["data.batch_size=64", "data.batches_per_step=3", f"+trainer.limit_train_batches={limit}"]
+    # 500 training images at batch 64: 8 batches an epoch
+    overrides = ["data.batch_size=64", f"+trainer.limit_train_batches={limit}"]
     datamodule, model, trainer = build(compose_cfg([*tiny_overrides(tiny_data), *overrides], tmp_path))
     with caplog.at_level("INFO", logger="lit_dnn.models.dense"):
         trainer.fit(model, datamodule=datamodule)
-    assert f"Training starts: {per_epoch} batches per epoch, 3 per step." in caplog.messages
-    assert model.batches_per_epoch() == per_epoch  # what the progress bar counts to
+    assert f"Training starts: {per_epoch} batches per epoch." in caplog.messages
+    assert trainer.num_training_batches == per_epoch  # what the progress bar counts to
     assert trainer.global_step == 2 * per_epoch  # 2 epochs of optimiser steps
     assert trainer.lr_scheduler_configs[0].scheduler.total_steps == 2 * per_epoch  # the one-cycle plan ends there
 
 
-def test_val_check_interval_counts_batches(tiny_data: Path, tmp_path: Path) -> None:
-    overrides = [*tiny_overrides(tiny_data), "data.batch_size=64", "data.batches_per_step=3"]
-    _, _, trainer = build(compose_cfg([*overrides, "+trainer.val_check_interval=6"], tmp_path))
-    assert trainer.val_check_interval == 2  # Lightning's steps of 3 batches
-    with pytest.raises(ConfigError, match=r"val_check_interval=5 counts batches and must be a multiple of data.batches_per_step=3.*use 6"):
-        train(compose_cfg([*overrides, "+trainer.val_check_interval=5"], tmp_path))
+class CountsValidations(L.Callback):
+    def __init__(self) -> None:
+        self.at_batches: list[int] = []
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not trainer.sanity_checking:
+            self.at_batches.append(trainer.global_step)
+
+
+def test_val_check_interval_validates_every_n_batches(tiny_data: Path, tmp_path: Path) -> None:
+    # 8 batches an epoch at batch 64: validation after batches 3 and 6 of each epoch
+    counter = CountsValidations()
+    cfg = compose_cfg([*tiny_overrides(tiny_data), "data.batch_size=64", "+trainer.val_check_interval=3"], tmp_path)
+    datamodule, model, trainer = build(cfg, extra_callbacks=[counter])
+    trainer.fit(model, datamodule=datamodule)
+    assert counter.at_batches == [3, 6, 11, 14]
 
 
 def test_gradient_clipping_bounds_every_update(tiny_data: Path, tmp_path: Path) -> None:
@@ -287,7 +287,7 @@ def test_gradient_clipping_bounds_every_update(tiny_data: Path, tmp_path: Path) 
     cfg = compose_cfg(
         [
             *tiny_overrides(tiny_data),
-            "model.gradient_clip_val=1e-6",
+            "trainer.gradient_clip_val=1e-6",
             "optimizer=sgd",
             "~model.optimizer.fused",
             "model.optimizer.lr=0.1",
@@ -300,6 +300,26 @@ def test_gradient_clipping_bounds_every_update(tiny_data: Path, tmp_path: Path) 
     trainer.fit(model, datamodule=datamodule)
     moved = max((p.detach() - b).norm().item() for p, b in zip(model.net.parameters(), before))
     assert trainer.global_step == 8 and 0 < moved <= 8 * 0.1 * 1e-6 * 1.001
+
+
+def test_accumulating_two_batches_trains_as_one_batch_twice_the_size(tiny_data: Path, tmp_path: Path) -> None:
+    # an epoch's order does not depend on the batch size: batches of 128 are pairs of batches of 64,
+    # and Lightning averages the pair's gradients (the three full pairs; the last batch of 64 is partial)
+    plain = ["optimizer=sgd", "~model.optimizer.fused", "model.optimizer.lr=0.5", "model.scheduler=null", "model.net.dropout=0"]
+    runs = {}
+    for name, overrides in {
+        "accumulated": ["data.batch_size=64", "trainer.accumulate_grad_batches=2", "+trainer.limit_train_batches=6"],
+        "large": ["data.batch_size=128", "+trainer.limit_train_batches=3"],
+    }.items():
+        L.seed_everything(0)
+        datamodule, model, trainer = build(compose_cfg([*tiny_overrides(tiny_data), *plain, *overrides], tmp_path / name))
+        initial = model.net.layers[-1].weight.detach().clone()
+        trainer.fit(model, datamodule=datamodule)
+        runs[name] = trainer.global_step, model.net.state_dict()
+        assert (model.net.layers[-1].weight - initial).abs().max() > 1e-3  # trained
+    assert runs["accumulated"][0] == runs["large"][0] == 6  # optimiser steps, 3 an epoch
+    for (name, a), b in zip(runs["accumulated"][1].items(), runs["large"][1].values()):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6, msg=name)
 
 
 def test_lightning_still_names_each_hook_on_the_module_and_plain_hook_name_stores_it(

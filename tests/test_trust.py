@@ -198,3 +198,27 @@ def test_resume_keeps_the_runs_length_in_batches(tiny_data: Path, tmp_path: Path
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert json.loads((run / "metrics.json").read_text())["epochs_run"] == 2
     assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 4
+
+
+def test_a_checkpoint_from_the_manual_step_resumes_with_its_clipping(
+    fashion_run: Path, tiny_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before Lightning's automatic optimisation a checkpoint named data.batches_per_step and
+    model.gradient_clip_val: the first is dropped (the updates were the same), the second becomes
+    the trainer's clipping for the resumed run."""
+    from lit_dnn.checkpoint import read_checkpoint
+    from lit_dnn.resume import adopt_checkpoint_config
+    from lit_dnn.train import build
+
+    def old_style(hp: dict, canary: Path) -> None:
+        hp["data"]["batches_per_step"] = 32
+        hp["model"]["gradient_clip_val"] = 0.5
+
+    path = crafted(fashion_run / "checkpoints" / "last.ckpt", tmp_path, "old", old_style)
+    hp = read_checkpoint(path)["hyper_parameters"]
+    assert "batches_per_step" not in hp["data"] and "gradient_clip_val" not in hp["model"] and hp["gradient_clip_val"] == 0.5
+    cfg = compose_cfg(tiny_overrides(tiny_data), tmp_path)
+    monkeypatch.setattr("lit_dnn.resume.command_line_keys", lambda: [])  # `python train.py ckpt_path=old.ckpt`
+    adopt_checkpoint_config(cfg, hp, path)
+    _, model, trainer = build(cfg)
+    assert trainer.gradient_clip_val == 0.5 and cfg.data.dataset == "fashion_mnist"

@@ -44,11 +44,18 @@ TARGETS = {
 
 # the trainer settings that fix a run's length in optimiser steps (a one-cycle schedule is planned
 # for it), with their values where a checkpoint does not record them
-RUN_LENGTH = {"max_epochs": None, "limit_train_batches": None, "max_steps": -1}
+RUN_LENGTH = {"max_epochs": None, "limit_train_batches": None, "max_steps": -1, "accumulate_grad_batches": 1}
+# the trainer's settings a resume takes from its checkpoint unless the command sets them
+RUN_SETTINGS = (*RUN_LENGTH, "gradient_clip_val")
 
 
 def run_length(trainer_cfg: Any) -> dict[str, Any]:
-    return {key: trainer_cfg.get(key, unset) for key, unset in RUN_LENGTH.items()}
+    """The trainer's settings a checkpoint records: the run's length (a one-cycle schedule is planned
+    for it) and its gradient clipping."""
+    return {
+        **{key: trainer_cfg.get(key, unset) for key, unset in RUN_LENGTH.items()},
+        "gradient_clip_val": trainer_cfg.get("gradient_clip_val"),
+    }
 
 
 def metadata(model_cfg: Any, data_cfg: Any, datamodule: Any, length: dict[str, Any], seed: int) -> dict[str, Any]:
@@ -143,7 +150,21 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     check_head(hp, path)
     check_weights(checkpoint, path)
     check_architecture(checkpoint, path)
+    upgrade_record(hp)
     return checkpoint
+
+
+def upgrade_record(hp: dict[str, Any]) -> None:
+    """A checkpoint from before training used Lightning's automatic optimisation names two settings
+    that moved: ``data.batches_per_step`` (how many batches one Lightning step held; the updates
+    were the same, so it is dropped) and ``model.gradient_clip_val`` (now the trainer's, kept as
+    the run's ``gradient_clip_val`` for a resume)."""
+    data = hp.get("data")
+    if isinstance(data, dict):
+        data.pop("batches_per_step", None)
+    clip = hp["model"].pop("gradient_clip_val", None)
+    if clip is not None and hp.get("gradient_clip_val") is None:
+        hp["gradient_clip_val"] = clip
 
 
 def allowed_target(where: str, target: Any) -> bool:
@@ -204,6 +225,8 @@ RECORD_TYPES: dict[str, tuple[type, ...]] = {
     "max_epochs": (int, type(None)),
     "limit_train_batches": (int, float, type(None)),
     "max_steps": (int,),
+    "accumulate_grad_batches": (int, type(None)),
+    "gradient_clip_val": (int, float, type(None)),
     "task": (str,),
 }
 

@@ -103,7 +103,6 @@ def check_scheduler(model: DictConfig) -> None:
 def check_data(data: DictConfig) -> None:
     _positive_int("data.batch_size", data.get("batch_size"))
     _positive_int("data.eval_batch_size", data.get("eval_batch_size", 1))
-    _positive_int("data.batches_per_step", data.get("batches_per_step", 1))
     check_val_from(data.get("val_from", "random"))
     if "dataset" in data:
         if data.dataset not in DATASETS:
@@ -166,7 +165,7 @@ def check_trainer(trainer: DictConfig) -> None:
             raise ConfigError(f"trainer.{key}={value!r} must be a positive integer ({meaning}) or a fraction above 0 and at most 1.0.")
     steps = trainer.get("max_steps", -1)
     if not _is_int(steps) or not (steps == -1 or steps >= 1):
-        raise ConfigError(f"trainer.max_steps={steps!r} must be a positive number of optimiser steps (batches), or -1 for no limit.")
+        raise ConfigError(f"trainer.max_steps={steps!r} must be a positive number of optimiser steps, or -1 for no limit.")
     devices = trainer.get("devices", "auto")
     if not (devices == "auto" or devices == -1 or (_is_int(devices) and devices > 0) or isinstance(devices, (ListConfig, str))):
         raise ConfigError(f"trainer.devices={devices!r} must be a positive count, -1 (all) or auto.")
@@ -185,15 +184,6 @@ def check_trainer(trainer: DictConfig) -> None:
             f"trainer.precision={precision} needs a GPU (on the CPU Lightning would silently use bf16); "
             f"use trainer.precision=bf16-mixed or 32 here."
         )
-    # the module steps the optimiser itself (one path, manual optimisation): Lightning refuses these then
-    for key, off, fix in (
-        ("gradient_clip_val", (None, 0), "set model.gradient_clip_val instead"),
-        ("accumulate_grad_batches", (None, 1), "raise data.batch_size instead"),
-    ):
-        if trainer.get(key) not in off:
-            raise ConfigError(
-                f"trainer.{key}={trainer.get(key)} applies only when Lightning steps the optimiser, and lit-dnn steps it itself; {fix}."
-            )
 
 
 def check_installed(package: str, needed_by: str, extra: str, instead: str) -> None:
@@ -303,6 +293,16 @@ RULES = (  # keys whose range or choices no constructor checks, by their full na
     ("task.name", lambda v: v in ("classification", "regression"), "classification or regression (choose it with task=...)"),
     ("task.best_mode", lambda v: v in ("min", "max"), "min or max"),
     ("trainer.num_sanity_val_steps", lambda v: v is None or (_is_int(v) and v >= -1), "-1 (all), 0 (none) or a count of batches"),
+    (
+        "trainer.gradient_clip_val",
+        lambda v: v is None or (_is_number(v) and 0 < v < math.inf),
+        "a positive gradient norm, or null for no clipping",
+    ),
+    (
+        "trainer.accumulate_grad_batches",
+        lambda v: _is_int(v) and v >= 1,
+        "a positive number of batches per optimiser step (1: every batch)",
+    ),
     ("trainer.log_every_n_steps", lambda v: v is None or (_is_int(v) and v >= 1), "a positive number of steps"),
 )
 SEED_KEYS = ("seed", "random_state")  # any seed a datamodule takes, as the run's own
@@ -330,18 +330,6 @@ def check_train_config(cfg: DictConfig) -> None:
     for group in ("trainer", "callbacks", "logger", "data", "model"):  # then every constructor argument's type
         check_argument_types(cfg.get(group), group)
     check_loggers(cfg.get("logger"))
-    check_val_check_interval(cfg.trainer.get("val_check_interval"), cfg.data.get("batches_per_step", 1))
-
-
-def check_val_check_interval(interval: Any, per_step: int) -> None:
-    """``trainer.val_check_interval=N`` counts batches (``train.build`` hands Lightning N / per_step
-    of its steps): validation can only run between steps, so N must be a whole number of them."""
-    if _is_int(interval) and interval % per_step:
-        raise ConfigError(
-            f"trainer.val_check_interval={interval} counts batches and must be a multiple of data.batches_per_step={per_step} "
-            f"(validation runs between steps of that many batches); use {per_step * max(1, round(interval / per_step))}, "
-            f"or data.batches_per_step=1."
-        )
 
 
 def check_metric_names(logged: list[str], cfg: DictConfig) -> None:

@@ -19,7 +19,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from lit_dnn.checkpoint import RUN_LENGTH, run_length
+from lit_dnn.checkpoint import RUN_LENGTH, RUN_SETTINGS, run_length
 from lit_dnn.errors import ConfigError
 from lit_dnn.run_dir import claim_run_folder, is_finished, run_dir_of
 
@@ -93,7 +93,7 @@ def adopt_checkpoint_config(cfg: DictConfig, hp: dict[str, Any], path: Path) -> 
             )
         if "seed" in hp and not _set_by("seed", command_keys):
             cfg.seed = hp["seed"]
-        for key in RUN_LENGTH:  # the run's length, unless this command sets it
+        for key in RUN_SETTINGS:  # the run's length and clipping, unless this command sets them
             if key in hp and not _set_by(f"trainer.{key}", command_keys):
                 cfg.trainer[key] = hp[key]
 

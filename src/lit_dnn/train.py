@@ -32,13 +32,7 @@ def build(cfg: DictConfig, extra_callbacks: list[Any] = ()) -> tuple[L.Lightning
     model.save_hyperparameters(metadata(cfg.model, cfg.data, datamodule, run_length(cfg.trainer), cfg.seed))
     callbacks = [*instantiate_all(cfg.get("callbacks"), "callbacks"), EpochSeed(cfg.seed), PreemptionCheckpoint(), *extra_callbacks]
     loggers = instantiate_all(cfg.get("logger"), "logger")
-    # every trainer.* count is in batches; Lightning counts its steps (lists of batches_per_step batches):
-    # the datamodule cuts the epoch itself, and val_check_interval becomes a number of steps
-    counts: dict[str, Any] = {"limit_train_batches": None}
-    datamodule.train_batch_limit = cfg.trainer.get("limit_train_batches")
-    if isinstance(cfg.trainer.get("val_check_interval"), int):
-        counts["val_check_interval"] = cfg.trainer.val_check_interval // datamodule.batches_per_step
-    trainer: L.Trainer = instantiate(cfg.trainer, "trainer", callbacks=callbacks, logger=loggers or False, **counts)
+    trainer: L.Trainer = instantiate(cfg.trainer, "trainer", callbacks=callbacks, logger=loggers or False)
     check_metric_names(model.metric_names(), cfg)
     prepare_trainer(trainer, model)
     return datamodule, model, trainer

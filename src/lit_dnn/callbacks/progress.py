@@ -9,8 +9,6 @@ import lightning as L
 from lightning.pytorch.callbacks import ProgressBar
 from tqdm import tqdm
 
-from lit_dnn.data.batches import batches_in
-
 log = logging.getLogger(__name__)
 
 
@@ -29,8 +27,7 @@ class EpochProgressBar(ProgressBar):
 
         Epoch 3/8 - 215 batches - 0.5 s - acc 0.9537 - loss 0.1529 - val_acc 0.9626 - val_loss 0.1240
 
-    A training step holds ``data.batches_per_step`` batches; the bar counts batches. The line of an
-    epoch is written when the next begins (or training ends), once the module has logged the
+    The line of an epoch is written when the next begins (or training ends), once the module has logged the
     epoch's ``train/*`` means. The bar is drawn only on a terminal (``tqdm``'s ``disable=None``)
     and at most every ``refresh_seconds``.
     """
@@ -55,12 +52,10 @@ class EpochProgressBar(ProgressBar):
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.write_finished_epoch(trainer)
-        batches_per_epoch = getattr(pl_module, "batches_per_epoch", None)
-        total = batches_per_epoch() if batches_per_epoch is not None else trainer.num_training_batches
         self.epoch, self.batches, self.start, self.shown = trainer.current_epoch + 1, 0, time.monotonic(), 0.0
         if self.enabled and trainer.is_global_zero:
             self.bar = tqdm(
-                total=total,
+                total=trainer.num_training_batches,
                 desc=f"Epoch {self.epoch}/{trainer.max_epochs}",
                 unit="batch",
                 leave=False,
@@ -70,11 +65,10 @@ class EpochProgressBar(ProgressBar):
             )
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
-        n = batches_in(batch)
-        self.batches += n
+        self.batches += 1
         if self.bar is None or self.bar.disable:
             return
-        self.bar.update(n)
+        self.bar.update()
         now = time.monotonic()
         if now - self.shown >= self.refresh_seconds:  # reading the loss back waits for a GPU: not every step
             self.shown = now

@@ -6,8 +6,7 @@ benchmark's row (3)). Here a split lives in memory as one tensor and a batch is 
 ``index_select`` plus a vectorised ``Normalization``.
 """
 
-from collections.abc import Callable, Iterator, Sequence
-from itertools import islice
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
@@ -70,9 +69,8 @@ class ShardedBatchSampler:
 
 class SplitTensors(Dataset):
     """A split held as two tensors, whose items are whole batches: ``dataset[index_tensor]`` is
-    one ``(inputs, targets)`` batch, and ``dataset[[idx, idx, ...]]`` the ``StepBatches`` that a
-    training step takes. A ``DataLoader`` with ``batch_size=None`` and one of the samplers here
-    hands them to Lightning as they are.
+    one ``(inputs, targets)`` batch. A ``DataLoader`` with ``batch_size=None`` and a
+    ``ShardedBatchSampler`` hands them to Lightning as they are.
 
     ``inputs`` is kept as stored (uint8 images, float features); ``transform`` turns a batch into
     model inputs. ``to(device)`` moves the whole split once, so on a GPU the batches are built on
@@ -98,84 +96,12 @@ class SplitTensors(Dataset):
     def device(self) -> torch.device:
         return self.inputs.device
 
-    def __getitem__(self, indices: torch.Tensor | list[torch.Tensor]) -> Any:
-        if isinstance(indices, list):
-            return StepBatches(self, indices)
+    def __getitem__(self, indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         indices = indices.to(self.inputs.device, non_blocking=True)
         x = self.inputs.index_select(0, indices)
         return (self.transform(x) if self.transform else x), self.targets.index_select(0, indices)
 
 
-class StepBatches(Sequence):
-    """A training step's batches, each cut from its split when the step reaches it.
-
-    Cut all at once, a step's float batches (32 of 128 MNIST images: 12.8 MB) leave the CPU's
-    cache before the network reads them, and each is read back from memory in the forward and
-    the backward pass (README, Speed); cut one by one, a batch is still in cache when it is used.
-    A sequence like a list: ``len``, indexing, slicing and iterating, as often as wanted (each
-    access cuts the batch again).
-    """
-
-    def __init__(self, dataset: SplitTensors, indices: list[torch.Tensor]) -> None:
-        self.dataset = dataset
-        self.indices = indices
-
-    @property
-    def device(self) -> torch.device:
-        return self.dataset.device
-
-    def __len__(self) -> int:
-        return len(self.indices)
-
-    def __getitem__(self, i: Any) -> Any:
-        if isinstance(i, slice):
-            return StepBatches(self.dataset, self.indices[i])
-        return self.dataset[self.indices[i]]
-
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        return (self.dataset[idx] for idx in self.indices)
-
-
-def batches_in(step: Any) -> int:
-    """How many batches a training step holds: its ``StepBatches`` (a list of them once moved to
-    another device), else one."""
-    return len(step) if isinstance(step, (StepBatches, list)) else 1
-
-
 def as_is(item: Any) -> Any:
-    """The DataLoader's collate function: an item is already a batch (or a list of them)."""
+    """The DataLoader's collate function: an item is already a batch."""
     return item
-
-
-class BatchGroupSampler:
-    """Groups ``size`` consecutive batches of a ``ShardedBatchSampler`` into one training step's
-    list: Keras' ``steps_per_execution``. The module takes one optimiser step per batch, so
-    training is the same batch for batch; Lightning's per-step work (the hooks of every callback,
-    progress, logging) is paid once per group instead of once per batch (README, Speed).
-    ``limit`` ends the epoch after that many batches, or that share of them
-    (``trainer.limit_train_batches``, which counts batches, as every count in lit-dnn does).
-    """
-
-    def __init__(self, batches: ShardedBatchSampler, size: int, limit: int | float | None = None) -> None:
-        self.batches = batches
-        self.size = size
-        self.limit = limit
-
-    @property
-    def num_batches(self) -> int:
-        if self.limit is None:
-            return len(self.batches)
-        if isinstance(self.limit, float):  # a share of this process's batches
-            return max(1, int(len(self.batches) * self.limit))
-        return min(len(self.batches), self.limit)
-
-    def set_epoch(self, epoch: int) -> None:  # Lightning calls it before each epoch
-        self.batches.set_epoch(epoch)
-
-    def __iter__(self) -> Iterator[list[torch.Tensor]]:
-        batches = islice(self.batches, self.num_batches)
-        while group := list(islice(batches, self.size)):
-            yield group
-
-    def __len__(self) -> int:
-        return -(-self.num_batches // self.size)

@@ -29,7 +29,6 @@ class BinaryDataModule(InMemoryDataModule):
         eval_batch_size: int = 1000,
         seed: int = 0,
         val_from: str = "random",
-        batches_per_step: int = 1,
     ) -> None:
         super().__init__(
             batch_size=batch_size,
@@ -37,7 +36,6 @@ class BinaryDataModule(InMemoryDataModule):
             val_split=val_split,
             seed=seed,
             val_from=val_from,
-            batches_per_step=batches_per_step,
         )
         self.n_samples = n_samples
         self.n_features = n_features

@@ -102,7 +102,6 @@ class ImageDataModule(InMemoryDataModule):
         seed: int = 0,
         standardize: str | bool = "global",
         val_from: str = "random",
-        batches_per_step: int = 1,
     ) -> None:
         """``standardize``: global, pixel or none (see ``STANDARDIZE``)."""
         if dataset not in DATASETS:
@@ -113,7 +112,6 @@ class ImageDataModule(InMemoryDataModule):
             val_split=val_split,
             seed=seed,
             val_from=val_from,
-            batches_per_step=batches_per_step,
         )
         self.dataset = dataset
         self.data_dir = data_dir

@@ -6,7 +6,7 @@ import torch
 from lightning import LightningDataModule
 from torch.utils.data import DataLoader
 
-from lit_dnn.data.batches import BatchGroupSampler, ShardedBatchSampler, SplitTensors, StepBatches, as_is
+from lit_dnn.data.batches import ShardedBatchSampler, SplitTensors, as_is
 from lit_dnn.data.normalization import Normalization
 from lit_dnn.data.splits import check_val_from, split_size
 from lit_dnn.errors import DataError
@@ -17,10 +17,9 @@ class InMemoryDataModule(LightningDataModule):
     inputs, saved in checkpoints) and implement ``load``, which calls ``set_splits``. Batch size is per process (see README, distributed).
 
     Batches reach Lightning through ``DataLoader``s with ``batch_size=None`` over a split's
-    tensors (``SplitTensors``): each training step gets ``batches_per_step`` batches (``StepBatches``)
-    (``BatchGroupSampler``) and the ``Classifier`` steps its optimiser once per batch. The
-    samplers shard across processes themselves (``trainer.use_distributed_sampler=false``), and
-    ``setup`` moves every split to the trainer's device once."""
+    tensors (``SplitTensors``): each batch is one ``index_select``, no per-sample work or collate.
+    The samplers shard across processes themselves (``trainer.use_distributed_sampler=false``),
+    and ``setup`` moves every split to the trainer's device once."""
 
     class_names: list[str]
     input_shape: tuple[int, ...]
@@ -33,20 +32,16 @@ class InMemoryDataModule(LightningDataModule):
         val_split: float,
         seed: int,
         val_from: str = "random",
-        batches_per_step: int = 1,
     ) -> None:
         super().__init__()
         check_val_from(val_from)
         self.batch_size = batch_size
-        self.batches_per_step = batches_per_step
         self.eval_batch_size = eval_batch_size
         self.val_split = val_split
         self.val_from = val_from
         self.seed = seed
         self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
         self._datasets: dict[str, SplitTensors] = {}
-        # trainer.limit_train_batches, handed over by train.build: a count of batches or a share of them
-        self.train_batch_limit: int | float | None = None
 
     task = "classification"
 
@@ -128,8 +123,8 @@ class InMemoryDataModule(LightningDataModule):
             world_size=world,
         )
 
-    def loader(self, split: str, sampler: Any = None) -> DataLoader:
-        """One batch at a time (evaluation, and plain loops such as the benchmark's), or what ``sampler`` groups.
+    def loader(self, split: str) -> DataLoader:
+        """One batch at a time, each an index batch of ``split``.
 
         The loader gets a generator of its own: a DataLoader draws a seed for its workers from
         the global torch generator at every iteration otherwise, which would shift the dropout
@@ -137,7 +132,7 @@ class InMemoryDataModule(LightningDataModule):
         return DataLoader(
             self.split_dataset(split),
             batch_size=None,
-            sampler=sampler or self.index_sampler(split),
+            sampler=self.index_sampler(split),
             collate_fn=as_is,
             generator=torch.Generator(),
         )
@@ -153,21 +148,15 @@ class InMemoryDataModule(LightningDataModule):
 
     def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
         """Batches are cut on the training device (``setup`` moved each split there once): they pass
-        as they are, without Lightning's walk over a step's batches (README, Speed). A batch on
-        another device moves as Lightning moves it (a training step's batches: as a list)."""
-        if isinstance(batch, StepBatches):
-            if batch.device == device:
-                return batch
-            move = super().transfer_batch_to_device
-            return [move(one, device, dataloader_idx) for one in batch]
+        as they are, without Lightning's walk over the batch. A batch on another device moves as
+        Lightning moves it."""
         x = batch[0] if isinstance(batch, (tuple, list)) and batch else batch
         if isinstance(x, torch.Tensor) and x.device == device:
             return batch
         return super().transfer_batch_to_device(batch, device, dataloader_idx)
 
     def train_dataloader(self) -> DataLoader:
-        # the limit counts batches, not Lightning's steps of batches_per_step batches
-        return self.loader("train", BatchGroupSampler(self.index_sampler("train"), self.batches_per_step, self.train_batch_limit))
+        return self.loader("train")
 
     def val_dataloader(self) -> DataLoader:
         return self.loader("val")

@@ -118,7 +118,6 @@ class TableDataModule(InMemoryDataModule):
         fold: int = 0,
         batch_size: int = 32,
         eval_batch_size: int = 1000,
-        batches_per_step: int = 1,
         seed: int = 0,
         val_from: str = "random",
     ) -> None:
@@ -128,7 +127,6 @@ class TableDataModule(InMemoryDataModule):
             val_split=val_split,
             seed=seed,
             val_from=val_from,
-            batches_per_step=batches_per_step,
         )
         if task not in TASKS:
             raise ConfigError(f"data.task={task!r} is not one of {', '.join(TASKS)}.")

@@ -59,11 +59,10 @@ class Classifier(DenseModule):
         scheduler: Callable[..., Any] | None = None,
         scheduler_interval: str = "epoch",
         class_names: list[str] | None = None,
-        gradient_clip_val: float | None = None,
         loss: str = "cross_entropy",
         binary_output: str = "softmax",
     ) -> None:
-        super().__init__(net, optimizer, scheduler, scheduler_interval, gradient_clip_val)
+        super().__init__(net, optimizer, scheduler, scheduler_interval)
         if loss != "cross_entropy":
             raise ConfigError(f"task.loss={loss!r}: a classifier trains with cross_entropy; mse, mae and huber are for task=regression.")
         # one sigmoid unit (binary_output=sigmoid) scores class 1 of two; otherwise one logit per class
@@ -91,7 +90,7 @@ class Classifier(DenseModule):
             + [per_class_key(name) for name in self.class_names]
         )
 
-    def training_loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    def criterion(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Cross-entropy, or binary cross-entropy of one sigmoid unit."""
         if self.sigmoid:
             logit = logits[:, 0]
@@ -116,10 +115,9 @@ class Classifier(DenseModule):
         return {"acc": self.train_correct}
 
     def _eval_step(self, stage: str, batch: tuple[torch.Tensor, torch.Tensor]) -> dict[str, torch.Tensor]:
-        x, y = batch
-        logits = self.net(x)
+        logits, loss, y = self.model_step(batch)
         preds = self.predicted_classes(logits)
-        self.losses[stage].update(self.training_loss(logits, y), len(y))
+        self.losses[stage].update(loss, len(y))
         scores = self.probabilities(logits)[:, 1] if self.binary else logits
         self.metrics[stage].update(scores, y)
         self.confusion[stage].update(preds, y)

@@ -34,9 +34,8 @@ class Regressor(DenseModule):
         target_mean: list[float] | None = None,
         target_std: list[float] | None = None,
         loss: str = "mse",
-        gradient_clip_val: float | None = None,
     ) -> None:
-        super().__init__(net, optimizer, scheduler, scheduler_interval, gradient_clip_val)
+        super().__init__(net, optimizer, scheduler, scheduler_interval)
         if loss not in LOSSES:
             raise ConfigError(f"task.loss={loss!r} is not one of {', '.join(LOSSES)} (the regression losses).")
         outputs = net.layers[-1].out_features
@@ -75,7 +74,7 @@ class Regressor(DenseModule):
     def unscale(self, outputs: torch.Tensor) -> torch.Tensor:
         return outputs * self.target_std + self.target_mean
 
-    def training_loss(self, outputs: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    def criterion(self, outputs: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """The loss in standardised units."""
         return self.loss_fn(outputs, (y - self.target_mean) / self.target_std)
 
@@ -86,9 +85,8 @@ class Regressor(DenseModule):
         return {"mae": self.train_abs_error}
 
     def _eval_step(self, stage: str, batch: tuple[torch.Tensor, torch.Tensor]) -> None:
-        x, y = batch
-        outputs = self.net(x)
-        self.losses[stage].update(self.training_loss(outputs, y), len(y))
+        outputs, loss, y = self.model_step(batch)
+        self.losses[stage].update(loss, len(y))
         predicted = self.unscale(outputs)
         self.metrics[stage].update(predicted.flatten() if predicted.shape[1] == 1 else predicted, y.flatten() if y.shape[1] == 1 else y)
         self.collected[stage].append((predicted.detach(), y))

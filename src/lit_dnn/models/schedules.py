@@ -1,7 +1,7 @@
 """Learning-rate schedules that follow the optimizer's own ``lr``."""
 
 from torch.optim import Optimizer
-from torch.optim.lr_scheduler import LRScheduler, OneCycleLR
+from torch.optim.lr_scheduler import OneCycleLR
 
 from lit_dnn.errors import ConfigError
 
@@ -41,27 +41,3 @@ class OneCycleFromLR(OneCycleLR):
         if self.last_epoch >= self.total_steps:
             return
         super().step(epoch)
-
-
-class LRRangeTest(LRScheduler):
-    """The learning-rate range test's schedule (``tune=lr_find``): from ``min_lr`` to ``max_lr``
-    in equal ratios over ``num_steps`` optimiser steps, whatever the optimizer's own ``lr``."""
-
-    def __init__(self, optimizer: Optimizer, num_steps: int = 100, min_lr: float = 1e-6, max_lr: float = 1.0) -> None:
-        self.check(num_steps, min_lr, max_lr)
-        self.num_steps, self.min_lr, self.max_lr = num_steps, min_lr, max_lr
-        super().__init__(optimizer)
-
-    @staticmethod
-    def check(num_steps: object, min_lr: object, max_lr: object) -> None:
-        """``tune=lr_find`` checks its settings with this before any work starts."""
-        numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (num_steps, min_lr, max_lr))
-        if not numbers or not isinstance(num_steps, int) or num_steps < 2 or not 0 < min_lr < max_lr:
-            raise ConfigError(
-                f"lr_find needs a whole number num_steps >= 2 and 0 < min_lr < max_lr, got num_steps={num_steps!r}, "
-                f"min_lr={min_lr!r}, max_lr={max_lr!r}; e.g. lr_find.min_lr=1e-6 lr_find.max_lr=1 lr_find.num_steps=100."
-            )
-
-    def get_lr(self) -> list[float]:
-        t = min(self.last_epoch, self.num_steps - 1) / (self.num_steps - 1)
-        return [self.min_lr * (self.max_lr / self.min_lr) ** t for _ in self.optimizer.param_groups]
