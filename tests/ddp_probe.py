@@ -11,7 +11,7 @@ class IndexRecorder(L.Callback):
         self.output_dir = Path(output_dir)
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        sampler = trainer.train_dataloader.sampler.batches  # the index batches the step groups are cut from
+        sampler = trainer.train_dataloader.sampler  # the ShardedBatchSampler of index batches
         assert (sampler.epoch, sampler.world_size) == (trainer.current_epoch, trainer.world_size), (
             sampler.epoch,
             sampler.world_size,

@@ -120,6 +120,16 @@ def test_in_memory_batches_equal_torchvision_transform(tiny_data: Path) -> None:
     assert labels.tolist() == [dataset[i][1] for i in range(7)]
 
 
+def test_the_order_is_drawn_at_the_first_batch_not_when_the_iterator_is_made() -> None:
+    """Resuming at an epoch boundary, Lightning makes the loader's iterator before it calls
+    set_epoch: an order drawn eagerly in __iter__ repeated epoch 0's (the kill tests caught it)."""
+    sampler = ShardedBatchSampler(100, 10, shuffle=True, seed=3)
+    batches = iter(sampler)
+    sampler.set_epoch(2)
+    assert torch.equal(next(batches), sampler.indices()[:10])
+    assert not torch.equal(sampler.indices(), ShardedBatchSampler(100, 10, shuffle=True, seed=3).indices())  # epoch 0's differs
+
+
 def test_lightning_reshuffles_every_epoch(tiny_data: Path, tmp_path: Path) -> None:
     """Lightning finds the sampler and calls set_epoch: epoch 1's order differs from epoch 0's."""
     import lightning as L

@@ -26,9 +26,10 @@ class BatchWatch(L.Callback):
         self.output_dtypes: set[str] = set()
 
     def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch, batch_idx: int) -> None:
-        self.devices |= {x.device.type for x, _ in batch}
+        x, _ = batch
+        self.devices.add(x.device.type)
         with trainer.precision_plugin.forward_context():
-            self.output_dtypes.add(str(pl_module.net(batch[0][0]).dtype))
+            self.output_dtypes.add(str(pl_module.net(x[:1]).dtype))
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.path.write_text(json.dumps({"devices": sorted(self.devices), "output_dtypes": sorted(self.output_dtypes)}))

@@ -7,10 +7,13 @@ flags (``--cfg``, ``--help``) are left to Hydra.
 """
 
 import difflib
+import inspect
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
+from hydra.utils import get_class
 from omegaconf import OmegaConf
 
 # what a Keras user types, and the key that means it here
@@ -22,6 +25,17 @@ KERAS_WORDS = {
     "learning_rate": "model.optimizer.lr",
     "dropout": "model.net.dropout",
 }
+
+
+def takes(node: Any, name: str) -> bool:
+    """Whether the class ``node`` builds takes an argument ``name`` (then ``+`` adds it)."""
+    target = node.get("_target_") if OmegaConf.is_dict(node) else None
+    if not isinstance(target, str):
+        return False
+    try:
+        return name in inspect.signature(get_class(target)).parameters
+    except Exception:  # noqa: BLE001 - not a class this message can look into
+        return False
 
 
 def closest(word: str, options: list[str]) -> str:
@@ -70,7 +84,7 @@ def problem(conf: Path, config_name: str, args: list[str]) -> str | None:
         node = OmegaConf.select(rest, parent) if parent else rest
         keys = [str(k) for k in node if not str(k).startswith("_")] if OmegaConf.is_dict(node) else []
         near = closest(leaf, keys)
-        if near:
+        if near and not takes(node, leaf):
             where = f"{parent}." if parent else ""
             return f"{key} is not a setting (did you mean {where}{near}?); the keys of {parent or 'the config'} are {', '.join(keys)}."
         if not parent:

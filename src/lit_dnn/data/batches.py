@@ -57,7 +57,9 @@ class ShardedBatchSampler:
         return torch.arange(self.num_samples).tensor_split(self.world_size)[self.rank]
 
     def __iter__(self) -> Iterator[torch.Tensor]:
-        return iter(self.indices().split(self.batch_size))
+        # drawn at the first batch, not when the iterator is made: resuming at an epoch boundary,
+        # Lightning makes the loader's iterator before it calls set_epoch with the resumed epoch
+        yield from self.indices().split(self.batch_size)
 
     def __len__(self) -> int:
         if self.shuffle:
