@@ -1,4 +1,4 @@
-"""python eval.py ckpt_path=<checkpoint.ckpt> [data.data_dir=...]  (see README)"""
+"""python eval.py ckpt_path=<checkpoint.ckpt> [data.data_dir=...]  (docs/training.md)"""
 
 import os
 from pathlib import Path
@@ -11,7 +11,7 @@ os.environ.setdefault("PROJECT_ROOT", str(Path(__file__).resolve().parent))
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="eval")
 def main(cfg: DictConfig) -> None:
-    from lit_dnn.cli import run_task
+    from lit_dnn.entry_points import run_task
 
     run_task("lit_dnn.evaluate:evaluate", cfg)  # imports torch and Lightning after Hydra has checked the command
 

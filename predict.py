@@ -1,4 +1,4 @@
-"""python predict.py ckpt_path=<checkpoint.ckpt> input=<folder|image|array.npy> [invert=true]  (see README)"""
+"""python predict.py ckpt_path=<checkpoint.ckpt> input=<folder|image|array.npy> [invert=true]  (docs/predict-export.md)"""
 
 import os
 from pathlib import Path
@@ -11,7 +11,7 @@ os.environ.setdefault("PROJECT_ROOT", str(Path(__file__).resolve().parent))
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="predict")
 def main(cfg: DictConfig) -> None:
-    from lit_dnn.cli import run_task
+    from lit_dnn.entry_points import run_task
 
     run_task("lit_dnn.predict:predict", cfg)  # imports torch and Lightning after Hydra has checked the command
 

@@ -1,4 +1,4 @@
-"""python train.py [model=mlp] [data=mnist|fashion_mnist|binary] [key=value ...]  (see README)"""
+"""python train.py [model=mlp] [data=mnist|fashion_mnist|binary] [key=value ...]  (docs/training.md)"""
 
 import os
 from pathlib import Path
@@ -11,8 +11,8 @@ os.environ.setdefault("PROJECT_ROOT", str(Path(__file__).resolve().parent))
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
-    from lit_dnn.cli import run_task
     from lit_dnn.config_checks import check_train_config
+    from lit_dnn.entry_points import run_task
 
     # the config is checked before lit_dnn.train imports Lightning: a mistake answers in about the time of import torch
     metrics = run_task("lit_dnn.train:train", cfg, check=check_train_config)  # None when a job of a multirun failed

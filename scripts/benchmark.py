@@ -46,8 +46,8 @@ from torchvision import transforms  # noqa: E402
 from lit_dnn.config_checks import check_train_config  # noqa: E402
 from lit_dnn.data.image import DATASETS  # noqa: E402
 from lit_dnn.errors import ConfigError, UserError, first_line  # noqa: E402
-from lit_dnn.runtime import prepare_process  # noqa: E402
 from lit_dnn.train import build  # noqa: E402
+from lit_dnn.workarounds import prepare_process  # noqa: E402
 
 
 class EpochTimer(L.Callback):

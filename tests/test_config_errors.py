@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from conftest import ROOT, compose_cfg, run_script, tiny_overrides
-from lit_dnn.cli import run_task
 from lit_dnn.config_checks import check_model, check_train_config
+from lit_dnn.entry_points import run_task
 from lit_dnn.errors import ConfigError
 from lit_dnn.train import train
 

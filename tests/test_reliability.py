@@ -243,7 +243,7 @@ def test_disk_full_while_saving_is_one_sentence_and_keeps_the_last_checkpoint(
 ) -> None:
     import errno
 
-    from lit_dnn.cli import run_task
+    from lit_dnn.entry_points import run_task
 
     real_save, saves = torch.save, {"n": 0}
 
@@ -269,7 +269,7 @@ def test_sigterm_while_writing_the_results_is_one_sentence(
 ) -> None:
     """After testing, Lightning's SIGTERM handling is over: the process used to end with -15 and no word."""
     import lit_dnn.results
-    from lit_dnn.cli import run_task
+    from lit_dnn.entry_points import run_task
 
     def terminated(path: Path, data: dict) -> None:
         os.kill(os.getpid(), signal.SIGTERM)

@@ -249,14 +249,14 @@ def test_predict_names_missing_and_extra_columns(trained_tables: dict[str, tuple
 
 
 def test_the_readmes_table_walkthrough_runs_as_written(tmp_path: Path) -> None:
-    """The README's copy-paste block, run as it stands in a fresh folder (python → this interpreter, scripts from the repo)."""
+    """docs/data.md's copy-paste block, run as it stands in a fresh folder (python → this interpreter, scripts from the repo)."""
     import re
     import subprocess
     import sys
 
     from conftest import ROOT
 
-    block = re.search(r"```bash\n# your own table, end to end\n(.*?)```", (ROOT / "README.md").read_text(), re.S).group(1)
+    block = re.search(r"```bash\n# your own table, end to end\n(.*?)```", (ROOT / "docs" / "data.md").read_text(), re.S).group(1)
     script = re.sub(r"^python (\w+\.py)", lambda m: f"{sys.executable} {ROOT}/{m.group(1)}", block, flags=re.M)
     ran = subprocess.run(["bash", "-e", "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert ran.returncode == 0, ran.stderr[-3000:]

@@ -13,8 +13,8 @@ from lightning.pytorch.profilers import PassThroughProfiler
 from conftest import ACCELERATOR, compose_cfg, run_script, tiny_overrides
 from lit_dnn.errors import ConfigError
 from lit_dnn.evaluate import evaluate
-from lit_dnn.runtime import STEP_HOOKS
 from lit_dnn.train import build, train
+from lit_dnn.workarounds import STEP_HOOKS
 
 
 def test_overrides_take_effect(tiny_data: Path, tmp_path: Path) -> None:
@@ -172,7 +172,7 @@ def test_a_module_that_implements_a_step_hook_keeps_it(tiny_data: Path, tmp_path
     """skip_inherited_step_hooks leaves a hook that the module's class implements: Lightning calls it
     at every optimiser step (as for CountsBackward above)."""
     from lit_dnn.models.classifier import Classifier
-    from lit_dnn.runtime import skip_inherited_step_hooks
+    from lit_dnn.workarounds import skip_inherited_step_hooks
 
     class NormsAfterBackward(Classifier):  # what a user adds to watch gradients
         def on_after_backward(self) -> None:
@@ -325,7 +325,7 @@ def test_accumulating_two_batches_trains_as_one_batch_twice_the_size(tiny_data: 
 def test_lightning_still_names_each_hook_on_the_module_and_plain_hook_name_stores_it(
     tiny_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Guard of runtime.PlainHookName: Lightning sets the module's ``_current_fx_name`` to the hook it
+    """Guard of workarounds.PlainHookName: Lightning sets the module's ``_current_fx_name`` to the hook it
     is calling (if it stops, the mixin saves nothing: drop it), and the mixin stores that str without
     ``nn.Module.__setattr__``, every other attribute with it."""
     seen = []

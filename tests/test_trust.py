@@ -167,7 +167,7 @@ def test_exported_fashion_model_runs_the_readme_snippet(fashion_run: Path, tiny_
     meta = json.loads((out / "model.json").read_text())
     assert "garment" in meta["normalization"]["doc"] and np.asarray(meta["normalization"]["mean"]).shape == (28, 28)
     Image.fromarray(np.full((28, 28), 200, np.uint8)).save(out / "digit.png")
-    snippet = re.search(r"```python\n(import json, numpy.*?)```", (ROOT / "README.md").read_text(), re.S).group(1)
+    snippet = re.search(r"```python\n(import json, numpy.*?)```", (ROOT / "docs" / "predict-export.md").read_text(), re.S).group(1)
     ran = subprocess.run([sys.executable, "-c", snippet], cwd=out, capture_output=True, text=True, timeout=120)
     assert ran.returncode == 0, ran.stderr[-2000:]
     name, probability = ran.stdout.rsplit(" ", 1)

@@ -52,8 +52,8 @@ def fit(overrides: list[str] = (), run_dir: str | Path | None = None) -> FitResu
             f"overwrite; choose another folder, or leave run_dir out for a new one."
         )
     check_train_config(cfg)
-    from lit_dnn.runtime import prepare_process
     from lit_dnn.train import train
+    from lit_dnn.workarounds import prepare_process
 
     prepare_process()
     metrics = train(cfg)

@@ -22,7 +22,7 @@ from omegaconf import DictConfig, open_dict
 from PIL import Image
 
 from lit_dnn.callbacks.plots import to_rgb
-from lit_dnn.callbacks.tensorboard import log_image
+from lit_dnn.callbacks.trackers import log_image
 from lit_dnn.errors import ConfigError
 from lit_dnn.run_dir import write_json
 

@@ -12,13 +12,13 @@ from omegaconf import DictConfig
 from lit_dnn.callbacks.reproducible import EpochSeed, PreemptionCheckpoint
 from lit_dnn.callbacks.summary import summary_text
 from lit_dnn.checkpoint import build_model, check_shapes, metadata, read_checkpoint, run_length
-from lit_dnn.cli import remove_if_empty_run_folder, sigterm_stops
 from lit_dnn.config_checks import check_metric_names, check_train_config, instantiate, instantiate_all
+from lit_dnn.entry_points import remove_if_empty_run_folder, sigterm_stops
 from lit_dnn.provenance import write_provenance
 from lit_dnn.results import stopped_while_writing, write_results
 from lit_dnn.resume import adopt_checkpoint_config, check_schedule, resume_folder
 from lit_dnn.run_dir import plain, resolve_ckpt_path
-from lit_dnn.runtime import prepare_trainer
+from lit_dnn.workarounds import prepare_trainer
 
 log = logging.getLogger(__name__)
 

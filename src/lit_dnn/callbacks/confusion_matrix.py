@@ -8,7 +8,7 @@ import lightning as L
 import numpy as np
 
 from lit_dnn.callbacks.plots import ConfusionFigure
-from lit_dnn.callbacks.tensorboard import log_image
+from lit_dnn.callbacks.trackers import log_image
 
 
 class ConfusionMatrixLogger(L.Callback):
@@ -18,7 +18,7 @@ class ConfusionMatrixLogger(L.Callback):
     Images go to TensorBoard as ``val/confusion_matrix`` (step = epoch) and
     ``test/confusion_matrix``; the test counts also go to ``output_dir`` as
     ``confusion_matrix.csv`` and ``.json``. One figure per stage is redrawn with new counts
-    (its cost per validation epoch is in the README's Speed section); ``val=False`` leaves those
+    (its cost per validation epoch is in docs/benchmarks.md); ``val=False`` leaves those
     images out (for long sweeps). They are drawn in line: a background thread made the
     training batches slower by more than the drawing costs (the GIL and two busy cores).
     """

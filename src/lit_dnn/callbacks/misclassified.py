@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from lit_dnn.callbacks.plots import examples_figure, to_rgb
-from lit_dnn.callbacks.tensorboard import log_image
+from lit_dnn.callbacks.trackers import log_image
 
 
 class MisclassifiedExamples(L.Callback):

@@ -20,7 +20,7 @@ class ConfusionFigure:
     bar) are rendered once and kept as pixels; each epoch draws only the cells over them
     (matplotlib's blitting API: ``copy_from_bbox``, ``restore_region``, ``draw_artist``) and
     writes the counts with Pillow, in matplotlib's own font, at the cells' pixel centres: 100
-    matplotlib text artists were most of each draw (README, Speed).
+    matplotlib text artists were most of each draw.
     Sized for TensorBoard, which shows an image at its card's width (about 500 pixels): a small
     figure with large type, so the counts stay readable there.
     """
@@ -79,7 +79,7 @@ def examples_figure(
     original pixels, 0-255) or, without one, each scaled to its own range.
 
     One mosaic in one axes: an axes per image is many times slower to build and draw
-    (README, Speed).
+    (docs/benchmarks.md).
     """
     cols = min(8, len(images))
     rows = -(-len(images) // cols)

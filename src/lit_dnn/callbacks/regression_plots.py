@@ -6,7 +6,7 @@ from pathlib import Path
 import lightning as L
 
 from lit_dnn.callbacks.plots import regression_figure, to_rgb
-from lit_dnn.callbacks.tensorboard import log_image
+from lit_dnn.callbacks.trackers import log_image
 
 
 class RegressionPlots(L.Callback):

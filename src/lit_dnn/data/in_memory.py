@@ -14,7 +14,7 @@ from lit_dnn.errors import DataError
 
 class InMemoryDataModule(LightningDataModule):
     """Subclasses set ``class_names``, ``input_shape`` and ``normalization`` (raw inputs → model
-    inputs, saved in checkpoints) and implement ``load``, which calls ``set_splits``. Batch size is per process (see README, distributed).
+    inputs, saved in checkpoints) and implement ``load``, which calls ``set_splits``. Batch size is per process (docs/distributed.md).
 
     Batches reach Lightning through ``DataLoader``s with ``batch_size=None`` over a split's
     tensors (``SplitTensors``): each batch is one ``index_select``, no per-sample work or collate.

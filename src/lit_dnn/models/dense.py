@@ -13,7 +13,7 @@ from torch import nn
 
 from lit_dnn.errors import NonFiniteLossError
 from lit_dnn.models.schedules import check_interval
-from lit_dnn.runtime import PlainHookName
+from lit_dnn.workarounds import PlainHookName
 
 log = logging.getLogger(__name__)
 FINITE_CHECK_EVERY = 16  # batches between checks that the training loss is finite

@@ -1,4 +1,4 @@
-"""Guards for lit_dnn/runtime.py: each workaround, and the library behaviour it relies on.
+"""Guards for lit_dnn/workarounds.py: each workaround, and the library behaviour it relies on.
 
 When a guard of a library's behaviour fails after an upgrade, the workaround it names no
 longer does what it says: drop or adapt it (and the README's Speed row that measured it)."""
@@ -12,7 +12,7 @@ import warnings
 import pytest
 import torch
 
-from lit_dnn import runtime
+from lit_dnn import workarounds
 
 
 def python(code: str) -> str:
@@ -28,7 +28,7 @@ def test_lightning_still_sets_the_nvml_cuda_check_at_import() -> None:
 def test_the_nvml_check_is_dropped_only_without_a_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PYTORCH_NVML_BASED_CUDA_CHECK", "1")
     gpu = torch.cuda.is_available()
-    runtime.no_nvml_cuda_check_without_gpu()
+    workarounds.no_nvml_cuda_check_without_gpu()
     assert os.environ.get("PYTORCH_NVML_BASED_CUDA_CHECK") == ("1" if gpu else None)
 
 
@@ -46,7 +46,7 @@ def test_one_copy_of_lightning_logs_keeps_the_root_handlers() -> None:
     root.addHandler(kept)
     lightning_log.addHandler(extra)
     try:
-        runtime.one_copy_of_lightning_logs()
+        workarounds.one_copy_of_lightning_logs()
         assert extra not in lightning_log.handlers and kept in root.handlers
     finally:
         root.removeHandler(kept)
@@ -63,7 +63,7 @@ def test_lightning_still_warns_about_leafspec_and_the_filter_hides_it() -> None:
     assert any("LeafSpec" in str(w.message) for w in caught), "Lightning no longer warns: drop quiet_leafspec_warning"
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        runtime.quiet_leafspec_warning()
+        workarounds.quiet_leafspec_warning()
         _pytree._tree_flatten([torch.zeros(1)])
     assert not any("LeafSpec" in str(w.message) for w in caught)
 
@@ -81,7 +81,7 @@ def test_lightning_still_advertises_and_the_filter_drops_only_its_tips(caplog: p
             L.Trainer(logger=False, enable_checkpointing=False, enable_progress_bar=False)
         assert any(str(r.msg).startswith("💡 Tip") for r in caplog.records)
         caplog.clear()
-        runtime.no_advertising_tips()
+        workarounds.no_advertising_tips()
         with caplog.at_level(logging.INFO, logger="lightning.pytorch.utilities.rank_zero"):
             L.Trainer(logger=False, enable_checkpointing=False, enable_progress_bar=False)
         messages = [str(r.msg) for r in caplog.records]

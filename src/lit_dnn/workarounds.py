@@ -3,10 +3,9 @@
 ``prepare_process`` applies the process-wide ones (``run_task`` calls it once the task's modules
 are imported); ``prepare_trainer`` the one that concerns a trainer's callbacks and module
 (``build`` calls it); ``PlainHookName`` is a base class of ``DenseModule``. Each has a guard
-test (``tests/test_runtime.py``; those of the trainer and the module in ``tests/test_train.py``,
+test (``tests/test_workarounds.py``; those of the trainer and the module in ``tests/test_train.py``,
 where a fit is built) that fails when a library release changes the behaviour it relies on: then
-drop or adapt the workaround. What each one saves is measured in the README's Speed section, not
-here.
+drop or adapt the workaround. What each one saves is measured in docs/benchmarks.md, not here.
 """
 
 import atexit
@@ -69,7 +68,7 @@ class NoTips(logging.Filter):
 def no_advertising_tips() -> None:
     """Lightning 2.6 logs "💡 Tip: ... try installing litlogger / litmodels" on every fit, advertising
     its cloud products: two lines of every run's terminal and train.log that no user here can act on
-    (the README names the trackers this template supports). A filter on the logger that emits them."""
+    (docs/training.md names the trackers this template supports). A filter on the logger that emits them."""
     logger = logging.getLogger("lightning.pytorch.utilities.rank_zero")
     if not any(isinstance(f, NoTips) for f in logger.filters):
         logger.addFilter(NoTips())

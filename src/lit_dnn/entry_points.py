@@ -21,7 +21,7 @@ from omegaconf.errors import MissingMandatoryValue
 
 from lit_dnn.errors import Stopped, UserError, first_line
 from lit_dnn.run_dir import LOCK_FILE
-from lit_dnn.runtime import prepare_process
+from lit_dnn.workarounds import prepare_process
 
 log = logging.getLogger(__name__)
 
