@@ -388,8 +388,8 @@ def main() -> None:
     lines = [
         f"Measured {datetime.date.today()} on {machine()}.",
         f"{n_train:,} training samples per epoch; medians over {args.reps} repetitions of {args.epochs} epochs after a "
-        f"warm-up epoch; the plain loop (2) runs inside each epoch of (1) and of (0), a step's batches (16 at least) at a time before "
-        f"their steps, and is timed apart from them: (1)/(2) and (0)/(2) are medians of each epoch's ratio. "
+        f"warm-up epoch; the plain loop (2) runs inside each epoch of (1) and of (0), 16 batches at a time before the "
+        f"framework's, and is timed apart from them: (1)/(2) and (0)/(2) are medians of each epoch's ratio. "
         f"s/epoch times the training batches; "
         f"'epoch end' is what the template then does each epoch (validation, checkpoints, confusion image). "
         f"Peak RSS of this benchmark process: {own_peak:,.0f} MB.",
