@@ -183,3 +183,19 @@ def test_optuna_trial_by_hand_is_one_sentence(tmp_path: Path) -> None:
         "remove +optuna_trial from the command."
     )
     assert not run.exists()
+
+
+def test_an_optuna_sweep_tests_only_its_best_trial_once(tmp_path: Path) -> None:
+    """Trials are chosen on validation (test=false); the winner's best checkpoint is tested once, by eval.py."""
+    logs = tmp_path / "logs"
+    result = subprocess.run(optuna_command(logs, "hydra.sweeper.n_trials=2"), cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    sweep = logs / "train" / "optuna" / "binary_optuna"
+    rows = summary(sweep)
+    assert len(rows) == 2 and all("test/acc" not in json.loads((sweep / r["job"] / "metrics.json").read_text()) for r in rows)
+    (tested,) = (sweep / "winner_test").iterdir()
+    metrics = json.loads((tested / "metrics.json").read_text())
+    best = json.loads((sweep / rows[0]["job"] / "metrics.json").read_text())["best_model_path"]
+    assert metrics["ckpt_path"] == best and 0 <= metrics["test/acc"] <= 1
+    line = f"The best trial, {rows[0]['job']}, tested once: acc {metrics['test/acc']:.4f}"
+    assert line in result.stderr + result.stdout and line in (sweep / "summary.md").read_text()

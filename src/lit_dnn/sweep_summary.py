@@ -4,6 +4,9 @@ import csv
 import json
 import logging
 import math
+import subprocess
+import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -70,9 +73,33 @@ def markdown(rows: list[dict[str, Any]], columns: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def test_the_winner(sweep_dir: Path, best: dict[str, Any], root: Path) -> str:
+    """A sweep whose trials are not tested (``test=false``: chosen on validation) tests its best
+    trial's best checkpoint once, with ``eval.py`` as a user would, into ``<sweep>/winner_test/<time>``;
+    returns the line that says so."""
+    metrics_file = sweep_dir / best["job"] / "metrics.json"
+    checkpoint = json.loads(metrics_file.read_text()).get("best_model_path") if metrics_file.exists() else None
+    if not checkpoint:
+        return f"The best trial, {best['job']}, kept no checkpoint to test."
+    out = sweep_dir / "winner_test" / datetime.now().strftime("%Y-%m-%d_%H-%M-%S_%f")  # a resumed study tests anew, beside
+    ran = subprocess.run(
+        [sys.executable, str(root / "eval.py"), f"ckpt_path={checkpoint}", f"hydra.run.dir={out}"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+    )
+    if ran.returncode != 0 or not (out / "metrics.json").exists():
+        last = (ran.stderr.strip().splitlines() or ["no output"])[-1]
+        return f"Testing the best trial, {best['job']}, failed ({last}); test it with python eval.py ckpt_path={checkpoint}."
+    tested = json.loads((out / "metrics.json").read_text())
+    shown = " - ".join(f"{k.split('/', 1)[1]} {v:.4f}" for k, v in sorted(tested.items()) if k in ("test/acc", "test/loss", "test/mae"))
+    return f"The best trial, {best['job']}, tested once: {shown} (metrics in {out / 'metrics.json'})."
+
+
 class SweepSummary(Callback):
     """On every multirun's end (any sweeper, any launcher): ``summary.csv`` and
-    ``summary.md`` in the sweep folder, sorted by ``optimized_metric``, and printed."""
+    ``summary.md`` in the sweep folder, sorted by ``optimized_metric``, and printed. A sweep
+    run with ``test=false`` (the hparams_search configs) then tests its best trial once."""
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
@@ -96,7 +123,12 @@ class SweepSummary(Callback):
             "wall_time_s",
         ]
         table = markdown(rows, columns)
-        (sweep_dir / "summary.md").write_text(f"Sweep {sweep_dir}, sorted by {metric} ({mode}).\n\n{table}")
+        winner = ""
+        best = rows[0]
+        if config.get("test") is False and best.get("status") == "ok":
+            winner = test_the_winner(sweep_dir, best, Path(sys.argv[0]).resolve().parent)  # eval.py beside train.py
+        text = f"Sweep {sweep_dir}, sorted by {metric} ({mode}).\n\n{table}"
+        (sweep_dir / "summary.md").write_text(text + (f"\n{winner}\n" if winner else ""))
         log.info(
             "Sweep summary (%d jobs, best first by %s); full table in %s:\n%s",
             len(rows),
@@ -104,3 +136,5 @@ class SweepSummary(Callback):
             sweep_dir / "summary.md",
             markdown(rows, short),
         )
+        if winner:
+            log.info(winner)
