@@ -212,3 +212,26 @@ def test_lightning_gets_real_dataloaders_and_the_data_moves_in_setup(tiny_data: 
         assert type(loader) is DataLoader and loader.batch_size is None
     assert type(trainer.train_dataloader.sampler).__name__ == "ShardedBatchSampler"
     assert datamodule.splits["train"][0].device == trainer.strategy.root_device
+
+
+def test_split_seed_fixes_the_splits_and_seed_the_shuffling(tiny_data: Path) -> None:
+    """Runs of any training seed are measured on the same validation and test samples; the seed
+    moves only the epochs' order. Without split_seed (checkpoints written before it) the seed splits."""
+    from lit_dnn.data.table import TableDataModule
+
+    def image(seed: int, split_seed: int | None) -> ImageDataModule:
+        dm = ImageDataModule("mnist", str(tiny_data), val_split=100, seed=seed, split_seed=split_seed)
+        dm.setup()
+        return dm
+
+    one, two = image(1, 42), image(2, 42)
+    assert torch.equal(one.split_indices["val"], two.split_indices["val"])
+    assert not torch.equal(one.index_sampler("train").indices(), two.index_sampler("train").indices())
+    assert not torch.equal(image(1, None).split_indices["val"], image(2, None).split_indices["val"])
+
+    def iris_test(seed: int) -> torch.Tensor:
+        dm = TableDataModule("sklearn:iris", "target", seed=seed, split_seed=42)
+        dm.setup()
+        return dm.splits["test"][0]
+
+    assert torch.equal(iris_test(1), iris_test(2))

@@ -305,7 +305,7 @@ RULES = (  # keys whose range or choices no constructor checks, by their full na
     ),
     ("trainer.log_every_n_steps", lambda v: v is None or (_is_int(v) and v >= 1), "a positive number of steps"),
 )
-SEED_KEYS = ("seed", "random_state")  # any seed a datamodule takes, as the run's own
+SEED_KEYS = ("seed", "split_seed", "random_state")  # any seed a datamodule takes, as the run's own
 
 
 def check_callbacks(callbacks: DictConfig | None) -> None:

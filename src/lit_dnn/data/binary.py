@@ -28,6 +28,7 @@ class BinaryDataModule(InMemoryDataModule):
         batch_size: int = 32,
         eval_batch_size: int = 1000,
         seed: int = 0,
+        split_seed: int | None = None,
         val_from: str = "random",
     ) -> None:
         super().__init__(
@@ -35,6 +36,7 @@ class BinaryDataModule(InMemoryDataModule):
             eval_batch_size=eval_batch_size,
             val_split=val_split,
             seed=seed,
+            split_seed=split_seed,
             val_from=val_from,
         )
         self.n_samples = n_samples

@@ -100,6 +100,7 @@ class ImageDataModule(InMemoryDataModule):
         val_split: float = 5000,
         download: bool = False,
         seed: int = 0,
+        split_seed: int | None = None,
         standardize: str | bool = "global",
         val_from: str = "random",
     ) -> None:
@@ -111,6 +112,7 @@ class ImageDataModule(InMemoryDataModule):
             eval_batch_size=eval_batch_size,
             val_split=val_split,
             seed=seed,
+            split_seed=split_seed,
             val_from=val_from,
         )
         self.dataset = dataset

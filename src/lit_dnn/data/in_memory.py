@@ -32,6 +32,7 @@ class InMemoryDataModule(LightningDataModule):
         val_split: float,
         seed: int,
         val_from: str = "random",
+        split_seed: int | None = None,
     ) -> None:
         super().__init__()
         check_val_from(val_from)
@@ -39,7 +40,10 @@ class InMemoryDataModule(LightningDataModule):
         self.eval_batch_size = eval_batch_size
         self.val_split = val_split
         self.val_from = val_from
-        self.seed = seed
+        self.seed = seed  # the epochs' shuffling
+        # the validation, test and fold splits: fixed in the configs, so runs of any training seed are
+        # measured on the same samples (None: the seed, as checkpoints written before it say)
+        self.split_seed = seed if split_seed is None else split_seed
         self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
         self._datasets: dict[str, SplitTensors] = {}
 
@@ -63,12 +67,12 @@ class InMemoryDataModule(LightningDataModule):
 
     def set_splits(self, train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor, test_y: torch.Tensor) -> None:
         """Carve the validation set out of the training pool: a random subset seeded by
-        ``seed``, or with ``val_from="last"`` its last samples, as Keras' ``validation_split``."""
+        ``split_seed``, or with ``val_from="last"`` its last samples, as Keras' ``validation_split``."""
         n_val = split_size(self.val_split, len(train_x))
         if self.val_from == "last":
             order = torch.arange(len(train_x)).roll(n_val)  # the last n_val first
         else:
-            order = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(self.seed))
+            order = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(self.split_seed))
         val_idx, train_idx = order[:n_val], order[n_val:]
         self.splits = {
             "train": (train_x[train_idx], train_y[train_idx]),

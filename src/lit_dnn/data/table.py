@@ -119,6 +119,7 @@ class TableDataModule(InMemoryDataModule):
         batch_size: int = 32,
         eval_batch_size: int = 1000,
         seed: int = 0,
+        split_seed: int | None = None,
         val_from: str = "random",
     ) -> None:
         super().__init__(
@@ -126,6 +127,7 @@ class TableDataModule(InMemoryDataModule):
             eval_batch_size=eval_batch_size,
             val_split=val_split,
             seed=seed,
+            split_seed=split_seed,
             val_from=val_from,
         )
         if task not in TASKS:
@@ -294,9 +296,9 @@ class TableDataModule(InMemoryDataModule):
             if n < self.folds * 2:
                 raise DataError(f"{self.path} has {n} rows, too few for data.folds={self.folds}; use fewer folds.")
             if stratify is not None and np.bincount(stratify).min() < self.folds:
-                splitter = KFold(self.folds, shuffle=True, random_state=self.seed)
+                splitter = KFold(self.folds, shuffle=True, random_state=self.split_seed)
             else:
-                splitter = (StratifiedKFold if stratify is not None else KFold)(self.folds, shuffle=True, random_state=self.seed)
+                splitter = (StratifiedKFold if stratify is not None else KFold)(self.folds, shuffle=True, random_state=self.split_seed)
             train_idx, test_idx = list(splitter.split(np.zeros(n), stratify))[self.fold]
         elif self.test_path is not None:
             test = read_table(self.test_path)
@@ -310,7 +312,7 @@ class TableDataModule(InMemoryDataModule):
             if n - n_test < 2 or n_test < 1:
                 raise DataError(f"{self.path} has {n} rows, too few for data.test_split={self.test_split}; add rows or lower it.")
             strat = stratify if stratify is not None and np.bincount(stratify).min() >= 2 else None
-            train_idx, test_idx = train_test_split(np.arange(n), test_size=n_test, random_state=self.seed, stratify=strat)
+            train_idx, test_idx = train_test_split(np.arange(n), test_size=n_test, random_state=self.split_seed, stratify=strat)
         train_idx, test_idx = torch.from_numpy(np.sort(train_idx)), torch.from_numpy(np.sort(test_idx))
         return x[train_idx], y[train_idx], x[test_idx], y[test_idx]
 
