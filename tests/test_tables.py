@@ -367,3 +367,34 @@ def test_every_train_line_of_the_guides_runs(tmp_path: Path) -> None:
     refused = sorted(line for line, code in outcomes.items() if code == 2)
     gpu_line = [] if torch.cuda.is_available() else ["python train.py trainer=gpu trainer.precision=bf16-mixed"]
     assert refused == ["python train.py ckpt_path=last", *gpu_line]
+
+
+def test_eval_prepares_inputs_as_trained_and_names_changed_classes(trained_tables: dict[str, tuple[Path, Path]], tmp_path: Path) -> None:
+    """eval.py standardises with the checkpoint's statistics, not ones recomputed from the table as it
+    is today; a table whose classes changed since training is one sentence."""
+    from omegaconf import OmegaConf
+
+    from lit_dnn.checkpoint import load_model
+    from lit_dnn.errors import CheckpointError
+    from lit_dnn.evaluate import as_trained, datamodule_of
+
+    checkpoint, table = trained_tables["classification"]
+    _, hparams = load_model(checkpoint)
+    header, *rows = list(csv.reader(open(table)))
+
+    def edited(name: str, edit) -> object:  # noqa: ANN001
+        path = tmp_path / name
+        with open(path, "w", newline="") as f:
+            csv.writer(f).writerows([header, *(edit(list(r)) for r in rows)])
+        dm = datamodule_of(hparams, OmegaConf.create({"ckpt_path": str(checkpoint), "data": {"path": str(path)}}))
+        dm.setup("test")
+        return dm
+
+    rescaled = edited("rescaled.csv", lambda r: [str(float(r[0]) * 1000), *r[1:]])  # x1 now in other units
+    assert rescaled.normalization.as_dict()["mean"][0] == pytest.approx(1000 * hparams["normalization"]["mean"][0], rel=1e-3)
+    as_trained(rescaled, hparams, str(checkpoint))
+    assert rescaled.normalization.as_dict()["mean"] == pytest.approx(hparams["normalization"]["mean"])
+
+    renamed = edited("renamed.csv", lambda r: [*r[:3], "wolf" if r[3] == "fox" else r[3]])
+    with pytest.raises(CheckpointError, match=r"was trained on the classes cat, dog, fox, but the data has cat, dog, wolf now"):
+        as_trained(renamed, hparams, str(checkpoint))

@@ -408,12 +408,13 @@ def load_model(path: str | Path) -> tuple[Any, dict[str, Any]]:
     return model.eval(), hp
 
 
-def datamodule_from_hparams(data: dict[str, Any], path: str | Path, **overrides: Any) -> Any:
+def datamodule_from_hparams(data: dict[str, Any], ckpt_path: str | Path, /, **overrides: Any) -> Any:
     """The checkpoint's datamodule: a class of ``DATAMODULES`` built from the file's plain arguments."""
     target = data.get("_target_") if isinstance(data, dict) else None
     if target not in DATAMODULES:
         raise CheckpointError(
-            f"{path} names data {target!r}, not one of lit-dnn's datamodules ({', '.join(DATAMODULES)}); pass a .ckpt written by train.py."
+            f"{ckpt_path} names data {target!r}, not one of lit-dnn's datamodules ({', '.join(DATAMODULES)}); "
+            f"pass a .ckpt written by train.py."
         )
     module, name = target.rsplit(".", 1)
     cls = getattr(importlib.import_module(module), name)

@@ -9,9 +9,11 @@ from omegaconf import DictConfig, OmegaConf
 
 from lit_dnn.checkpoint import check_from_checkpoint, datamodule_from_hparams, load_model
 from lit_dnn.config_checks import check_loggers, instantiate, instantiate_all
+from lit_dnn.data.normalization import Normalization
 from lit_dnn.errors import CheckpointError
 from lit_dnn.results import log_test_line
 from lit_dnn.run_dir import plain, write_json
+from lit_dnn.text import printable
 
 log = logging.getLogger(__name__)
 
@@ -25,12 +27,33 @@ def datamodule_of(hparams: dict[str, Any], cfg: DictConfig) -> L.LightningDataMo
     return datamodule_from_hparams(data, cfg.ckpt_path, **overrides)
 
 
+def as_trained(datamodule: Any, hparams: dict[str, Any], path: str) -> None:
+    """Test the model on inputs prepared as in training: the checkpoint's normalisation, not one
+    recomputed from the file as it is today, and the checkpoint's classes and table columns, which
+    the file must still have (else one sentence)."""
+    names = hparams.get("class_names")
+    now = list(datamodule.class_names) if datamodule.task == "classification" else names
+    if names is not None and now != list(names):
+        raise CheckpointError(
+            f"{path} was trained on the classes {', '.join(map(printable, names[:10]))}, but the data has "
+            f"{', '.join(map(printable, now[:10]))} now; evaluate on the data it was trained on."
+        )
+    schema = hparams.get("table")
+    if schema is not None and hasattr(datamodule, "schema") and datamodule.schema()["input_columns"] != schema["input_columns"]:
+        raise CheckpointError(
+            f"{path} was trained on the input columns {', '.join(schema['input_columns'])}, but the table gives "
+            f"{', '.join(datamodule.schema()['input_columns'])} now; evaluate on the table it was trained on."
+        )
+    datamodule.normalization = Normalization.from_dict(hparams["normalization"], tuple(hparams["input_shape"]))
+
+
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     check_loggers(cfg.get("logger"))
     check_from_checkpoint(cfg, "eval.py")
     model, hparams = load_model(cfg.ckpt_path)
     datamodule = datamodule_of(hparams, cfg)
     datamodule.setup("test")
+    as_trained(datamodule, hparams, cfg.ckpt_path)
     L.seed_everything(cfg.seed, verbose=False)
     trainer: L.Trainer = instantiate(cfg.trainer, "trainer", logger=instantiate_all(cfg.get("logger"), "logger") or False)
     metrics = {k: plain(v) for k, v in trainer.test(model, datamodule=datamodule, verbose=False)[0].items()}
