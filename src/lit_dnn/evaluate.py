@@ -29,15 +29,18 @@ def datamodule_of(hparams: dict[str, Any], cfg: DictConfig) -> L.LightningDataMo
 
 def as_trained(datamodule: Any, hparams: dict[str, Any], path: str) -> None:
     """Test the model on inputs prepared as in training: the checkpoint's normalisation, not one
-    recomputed from the file as it is today, and the checkpoint's classes and table columns, which
-    the file must still have (else one sentence)."""
+    recomputed from the file as it is today, and the checkpoint's class names; a table must still
+    have the classes and input columns it was trained on (else one sentence)."""
     names = hparams.get("class_names")
     now = list(datamodule.class_names) if datamodule.task == "classification" else names
-    if names is not None and now != list(names):
+    table = hasattr(datamodule, "schema")  # a table's labels are encoded from its values: they must not have changed
+    if names is not None and now != list(names) and (table or len(now) != len(names)):
         raise CheckpointError(
             f"{path} was trained on the classes {', '.join(map(printable, names[:10]))}, but the data has "
             f"{', '.join(map(printable, now[:10]))} now; evaluate on the data it was trained on."
         )
+    if names is not None and datamodule.task == "classification":
+        datamodule.class_names = list(names)  # the checkpoint's names for the dataset's class indices
     schema = hparams.get("table")
     if schema is not None and hasattr(datamodule, "schema") and datamodule.schema()["input_columns"] != schema["input_columns"]:
         raise CheckpointError(
