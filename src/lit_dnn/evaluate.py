@@ -41,11 +41,12 @@ def as_trained(datamodule: Any, hparams: dict[str, Any], path: str) -> None:
         )
     if names is not None and datamodule.task == "classification":
         datamodule.class_names = list(names)  # the checkpoint's names for the dataset's class indices
-    schema = hparams.get("table")
-    if schema is not None and hasattr(datamodule, "schema") and datamodule.schema()["input_columns"] != schema["input_columns"]:
+    trained = (hparams.get("table") or {}).get("input_columns")
+    columns = datamodule.schema()["input_columns"] if table else trained
+    if trained is not None and columns != trained:
         raise CheckpointError(
-            f"{path} was trained on the input columns {', '.join(schema['input_columns'])}, but the table gives "
-            f"{', '.join(datamodule.schema()['input_columns'])} now; evaluate on the table it was trained on."
+            f"{path} was trained on the input columns {', '.join(trained)}, but the table gives "
+            f"{', '.join(columns)} now; evaluate on the table it was trained on."
         )
     datamodule.normalization = Normalization.from_dict(hparams["normalization"], tuple(hparams["input_shape"]))
 

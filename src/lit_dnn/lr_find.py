@@ -47,7 +47,7 @@ class RangeTestPlot(L.Callback):
 
     def __init__(self) -> None:
         self.lrs: list[float] = []
-        self.losses: list[float] = []
+        self.smoothed: list[float] = []  # Lightning's smoothed training loss at each rate
         self.suggested: float | None = None
         self.rgb: Any = None
 
@@ -55,9 +55,9 @@ class RangeTestPlot(L.Callback):
         finder = next((c.optimal_lr for c in trainer.callbacks if isinstance(c, LearningRateFinder)), None)
         if finder is None or not finder.results:
             return
-        self.lrs, self.losses = list(finder.results["lr"]), list(finder.results["loss"])
-        self.suggested = suggestion(self.lrs, self.losses)
-        self.rgb = to_rgb(figure(self.lrs, self.losses, self.suggested))
+        self.lrs, self.smoothed = list(finder.results["lr"]), list(finder.results["loss"])
+        self.suggested = suggestion(self.lrs, self.smoothed)
+        self.rgb = to_rgb(figure(self.lrs, self.smoothed, self.suggested))
         log_image(trainer, "lr_find", self.rgb, step=0)
 
 
@@ -102,6 +102,8 @@ def lr_find(cfg: DictConfig, build: Any) -> dict[str, Any]:
     """Run the range test with ``build`` (``lit_dnn.train.build``); write lr_find.png/.csv/.json."""
     settings = cfg.lr_find
     check_settings(settings.num_steps, settings.min_lr, settings.max_lr)
+    if cfg.trainer.get("fast_dev_run"):  # Lightning skips the range test then
+        raise ConfigError("tune=lr_find does not run with debug=fdr (trainer.fast_dev_run); run it without a debug= option.")
     steps = settings.num_steps
     with open_dict(cfg):
         schedule = cfg.model.get("scheduler") or {}
@@ -123,9 +125,7 @@ def lr_find(cfg: DictConfig, build: Any) -> dict[str, Any]:
         early_stop_threshold=settings.get("early_stop_threshold"),
         update_attr=False,  # the suggestion is printed as a command, not applied
     )
-    lrs, smoothed, suggested = plot.lrs, plot.losses, plot.suggested
-    if not lrs:
-        raise ConfigError("the range test took no training step (debug=fdr skips it); run tune=lr_find without a debug= option.")
+    lrs, smoothed, suggested = plot.lrs, plot.smoothed, plot.suggested
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     Image.fromarray(plot.rgb).save(output_dir / "lr_find.png")
