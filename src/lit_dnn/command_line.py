@@ -48,9 +48,9 @@ def problem(conf: Path, config_name: str, args: list[str]) -> str | None:
     from hydra import compose, initialize_config_dir
     from hydra.errors import ConfigCompositionException, MissingConfigException, OverrideParseException
 
-    def composed(overrides: list[str]) -> object:
+    def composed(overrides: list[str], with_hydra: bool = False) -> Any:
         with initialize_config_dir(str(conf), version_base="1.3"):
-            return compose(config_name, overrides=overrides)
+            return compose(config_name, overrides=overrides, return_hydra_config=with_hydra)
 
     try:
         composed(args)
@@ -76,11 +76,26 @@ def problem(conf: Path, config_name: str, args: list[str]) -> str | None:
             return None
         if key in KERAS_WORDS:
             return f"{key}= is Keras' name; here it is {KERAS_WORDS[key]}={written.split('=', 1)[1]}."
-        parent, _, leaf = key.rpartition(".")
         try:
             rest = composed([a for a in args if a is not written])
         except Exception:  # noqa: BLE001 - another mistake: Hydra's own message says it
             return None
+        parts = key.split(".")
+        depth = next(i for i in range(len(parts), 0, -1) if i == 1 or OmegaConf.select(rest, ".".join(parts[: i - 1])) is not None)
+        if depth < len(parts):  # the setting's parent is missing: say which level is wrong, not the leaf
+            missing, parent, group = ".".join(parts[:depth]), ".".join(parts[: depth - 1]), parts[0]
+            present = [str(k) for k in (OmegaConf.select(rest, parent) if parent else rest) or {} if not str(k).startswith("_")]
+            # a group that composes several options (callbacks, logger) can take one more: callbacks=[default,early_stopping]
+            addable = sorted(p.stem for p in (conf / group).glob("*.yaml")) if depth == 2 and (conf / group).is_dir() else []
+            near = closest(parts[depth - 1], [*present, *addable])
+            if near in addable and near not in present:
+                choice = composed([a for a in args if a is not written], with_hydra=True).hydra.runtime.choices.get(group)
+                setting = f"{group}.{near}.{'.'.join(parts[depth:])}={written.split('=', 1)[1]}"
+                add = f"{group}=[{choice},{near}]"
+                return f"{group}.{near} is not in this run's {group}={choice}; add it with {add}, then {setting} sets it."
+            hint = f" (did you mean {parent}.{near}?)" if near and parent else ""
+            return f"{missing} is not a setting{hint}; the keys of {parent or 'the config'} are {', '.join(present)}."
+        parent, _, leaf = key.rpartition(".")
         node = OmegaConf.select(rest, parent) if parent else rest
         keys = [str(k) for k in node if not str(k).startswith("_")] if OmegaConf.is_dict(node) else []
         near = closest(leaf, keys)
