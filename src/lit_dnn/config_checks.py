@@ -33,9 +33,9 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _positive_int(key: str, value: Any) -> None:
+def _positive_int(key: str, value: Any, alternative: str = "") -> None:
     if not _is_int(value) or value <= 0:
-        raise ConfigError(f"{key}={value!r} must be a positive integer.")
+        raise ConfigError(f"{key}={value!r} must be a positive integer{' ' + alternative if alternative else ''}.")
 
 
 def check_model(model: DictConfig) -> None:
@@ -101,7 +101,8 @@ def check_scheduler(model: DictConfig) -> None:
 
 
 def check_data(data: DictConfig) -> None:
-    _positive_int("data.batch_size", data.get("batch_size"))
+    if data.get("batch_size") != "auto":  # auto: the tables' rule, from the training rows (data/in_memory.py)
+        _positive_int("data.batch_size", data.get("batch_size"), "or auto")
     _positive_int("data.eval_batch_size", data.get("eval_batch_size", 1))
     check_val_from(data.get("val_from", "random"))
     if "dataset" in data:
@@ -341,6 +342,14 @@ def check_metric_names(logged: list[str], cfg: DictConfig) -> None:
         if name not in logged:
             shown = ", ".join(n for n in logged if not n.startswith("test/acc_per_class/"))
             raise ConfigError(f"{key}={name!r} is not a metric this run logs; use one of {shown}.")
+    # a callback that draws one metric's training and validation curves (training_curves.metric)
+    both = [n.removeprefix("train/") for n in logged if n.startswith("train/") and "val/" + n.removeprefix("train/") in logged]
+    for name, c in callbacks.items():
+        if c is not None and isinstance(c.get("metric"), str) and c.metric not in both:
+            raise ConfigError(
+                f"callbacks.{name}.metric={c.metric!r} is not a metric this run logs for both training and validation; "
+                f"use one of {', '.join(both)}."
+            )
 
 
 def instantiate(config: Any, key: str = "", **kwargs: Any) -> Any:

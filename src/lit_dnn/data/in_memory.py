@@ -1,5 +1,6 @@
 """The shared half of every datamodule here: splits held as tensors, batches by indexing."""
 
+import logging
 from typing import Any
 
 import torch
@@ -10,6 +11,19 @@ from lit_dnn.data.batches import ShardedBatchSampler, SplitTensors, as_is
 from lit_dnn.data.normalization import Normalization
 from lit_dnn.data.splits import check_val_from, split_size
 from lit_dnn.errors import DataError
+
+log = logging.getLogger(__name__)
+
+# data.batch_size=auto (the tables' default): an epoch of about BATCHES_PER_EPOCH batches, each of
+# MIN_BATCH to MAX_BATCH rows, so a table of 100 rows and one of 100,000 both take enough optimiser
+# steps in their epochs (the tables' recipe: conf/task/table_classification.yaml)
+AUTO = "auto"
+BATCHES_PER_EPOCH, MIN_BATCH, MAX_BATCH = 50, 4, 256
+
+
+def auto_batch_size(train_rows: int) -> int:
+    """``data.batch_size=auto``: ``train_rows / 50``, rounded, at least 4 and at most 256."""
+    return max(MIN_BATCH, min(MAX_BATCH, round(train_rows / BATCHES_PER_EPOCH)))
 
 
 class InMemoryDataModule(LightningDataModule):
@@ -27,7 +41,7 @@ class InMemoryDataModule(LightningDataModule):
 
     def __init__(
         self,
-        batch_size: int,
+        batch_size: int | str,
         eval_batch_size: int,
         val_split: float,
         seed: int,
@@ -103,6 +117,13 @@ class InMemoryDataModule(LightningDataModule):
         if not self.splits:
             self.load()
             self.check_splits()
+            if self.batch_size == AUTO:
+                rows = len(self.splits["train"][1])
+                self.batch_size = auto_batch_size(rows)
+                log.info(
+                    "data.batch_size=auto: %d (the %d training rows / %d, from %d to %d), %d batches an epoch.",
+                    *(self.batch_size, rows, BATCHES_PER_EPOCH, MIN_BATCH, MAX_BATCH, -(-rows // self.batch_size)),
+                )
         if self.trainer is not None:  # during fit/test: the data lives where the model does
             self.to(self.trainer.strategy.root_device)
 

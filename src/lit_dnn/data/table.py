@@ -116,7 +116,7 @@ class TableDataModule(InMemoryDataModule):
         standardize_target: bool = True,
         folds: int | None = None,
         fold: int = 0,
-        batch_size: int = 32,
+        batch_size: int | str = "auto",
         eval_batch_size: int = 1000,
         seed: int = 0,
         split_seed: int | None = None,
