@@ -12,6 +12,8 @@ from lit_dnn.entry_points import run_task
 from lit_dnn.errors import ConfigError
 from lit_dnn.train import train
 
+ES = "callbacks=[default,early_stopping]"  # early stopping is not a default callback: the cases add it
+
 BAD = [
     (["model.net.dropout=1.5"], "model.net.dropout=1.5 is outside [0, 1)"),
     (["model.net.dropout=-0.1"], "model.net.dropout=-0.1 is outside [0, 1)"),
@@ -65,8 +67,12 @@ BAD = [
         ["callbacks.model_checkpoint.monitor=val/nope"],
         "callbacks.model_checkpoint.monitor='val/nope' is not a metric this run logs; use one of train/loss, train/acc, val/acc_best",
     ),
-    (["callbacks.early_stopping.monitor=val/f1"], "callbacks.early_stopping.monitor='val/f1' is not a metric this run logs"),
+    ([ES, "callbacks.early_stopping.monitor=val/f1"], "callbacks.early_stopping.monitor='val/f1' is not a metric this run logs"),
     (["optimized_metric=val/accuracy"], "optimized_metric='val/accuracy' is not a metric this run logs"),
+    (
+        ["callbacks.training_curves.metric=f1"],
+        "callbacks.training_curves.metric='f1' is not a metric this run logs for both training and validation; use one of loss, acc.",
+    ),
     (["trainer.check_val_every_n_epoch=0"], "trainer.check_val_every_n_epoch=0 must be a positive integer"),
     (["trainer.precision=8"], "trainer.precision=8 is not one of 32, 32-true"),
     (
@@ -83,12 +89,12 @@ BAD = [
         "callbacks.model_checkpoint.save_top_k=-5 must be -1 (every checkpoint), 0 (none) or a positive count",
     ),
     (
-        ["data=binary", "callbacks.early_stopping.mode=up"],
+        ["data=binary", ES, "callbacks.early_stopping.mode=up"],
         "callbacks.early_stopping cannot be built with these settings (`mode` can be min, max, got up); fix the",
     ),
     (["data=binary", "+trainer.foo=1"], "trainer cannot be built with these settings (Trainer.__init__() got an unexpected keyword"),
-    (["data=binary", "callbacks.early_stopping.min_delta=-1"], "callbacks.early_stopping.min_delta=-1 must be a number of at least 0"),
-    (["data=binary", "callbacks.early_stopping.patience=abc"], "callbacks.early_stopping.patience='abc' must be a whole number"),
+    (["data=binary", ES, "callbacks.early_stopping.min_delta=-1"], "callbacks.early_stopping.min_delta=-1 must be a number of at least 0"),
+    (["data=binary", ES, "callbacks.early_stopping.patience=abc"], "callbacks.early_stopping.patience='abc' must be a whole number"),
     (["data=binary", "data.n_samples=5"], "the val split holds 1 sample for 2 classes, too few to measure accuracy"),
     (
         ["data=binary", "trainer.min_epochs=100", "trainer.max_epochs=1"],
@@ -271,6 +277,16 @@ TYPOS = [
     (["optimizer=Adam"], "optimizer=Adam is not an option (did you mean optimizer=adam?)"),
     (["data=fashion-mnist"], "data=fashion-mnist is not an option (did you mean data=fashion_mnist?)"),
     (["model.net.hiden_dims=[64]"], "model.net.hiden_dims is not a setting (did you mean model.net.hidden_dims?)"),
+    (["model.nett.dropout=0.1"], "model.nett is not a setting (did you mean model.net?); the keys of model are loss, net,"),
+    (
+        ["callbacks.early_stoping.patience=5"],
+        "callbacks.early_stopping is not in this run's callbacks=default; add it with callbacks=[default,early_stopping], "
+        "then callbacks.early_stopping.patience=5 sets it.",
+    ),
+    (
+        ["logger.mlflow.tracking_uri=x"],
+        "logger.mlflow is not in this run's logger=tensorboard; add it with logger=[tensorboard,mlflow], then",
+    ),
     (["epochs=5"], "epochs= is Keras' name; here it is trainer.max_epochs=5."),
     (["batch_size=64"], "batch_size= is Keras' name; here it is data.batch_size=64."),
     (["validation_split=0.1"], "validation_split= is Keras' name; here it is data.val_split=0.1."),

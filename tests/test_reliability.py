@@ -19,7 +19,7 @@ from lit_dnn.checkpoint_io import AtomicCheckpointIO
 from lit_dnn.errors import NonFiniteLossError
 from lit_dnn.train import build, train
 
-VOLATILE = ("wall_time_s", "best_model_path")
+VOLATILE = ("wall_time_s", "command_time_s", "best_model_path")
 
 
 def comparable(metrics: dict) -> dict:
@@ -66,6 +66,10 @@ def test_sigkill_mid_training_then_resume_equals_uninterrupted(medium_data: Path
     whole = run_script("train.py", command(medium_data, tmp_path / "whole"))
     assert whole.returncode == 0, whole.stderr[-2000:]
     expected = json.loads((tmp_path / "whole" / "metrics.json").read_text())
+    # the command's own time includes Python's start-up and imports before train() starts its clock
+    assert expected["command_time_s"] > expected["wall_time_s"] > 0
+    took = f"Run finished in {expected['wall_time_s']:.1f} s ({expected['command_time_s']:.1f} s since the command started): "
+    assert took in whole.stdout + whole.stderr
 
     proc = start(command(medium_data, tmp_path / "killed"))
     last = tmp_path / "killed" / "checkpoints" / "last.ckpt"
@@ -122,8 +126,8 @@ def test_sigterm_saves_a_loadable_last_checkpoint(medium_data: Path, tmp_path: P
 
 
 def test_ctrl_c_saves_and_says_how_to_resume_and_a_killed_save_leaves_nothing(medium_data: Path, tmp_path: Path) -> None:
-    # no early stopping: the run is still training when the signal comes, however slow the machine
-    proc = start(command(medium_data, tmp_path / "run", "trainer.max_epochs=50", "model.scheduler=null", "callbacks.early_stopping=null"))
+    # no early stopping (the default): the run is still training when the signal comes, however slow the machine
+    proc = start(command(medium_data, tmp_path / "run", "trainer.max_epochs=50", "model.scheduler=null"))
     last = tmp_path / "run" / "checkpoints" / "last.ckpt"
     wait_for_epoch(last, 0, proc)
     proc.send_signal(signal.SIGINT)
@@ -232,10 +236,19 @@ def test_killed_at_every_kind_of_moment_resumes_to_the_same_metrics(tiny_data: P
     sys.path.insert(0, str(ROOT / "scripts"))
     from fault_injection import HOOKS, inject
 
-    rows = inject(tiny_data, tmp_path, kills=len(HOOKS), epochs=3, seed=0, extra=["data.val_split=100", "data.batch_size=64"])
-    assert [r["moment"].split()[0] for r in rows] == list(HOOKS)
-    assert all(r["killed_exit"] == -signal.SIGKILL for r in rows), rows
-    assert [r["identical"] for r in rows] == [True] * len(HOOKS), rows
+    extra = ["data.val_split=100", "data.batch_size=64"]  # 8 training steps an epoch
+    rows = inject(tiny_data, tmp_path, kills=len(HOOKS), epochs=3, seed=0, extra=extra, first_epoch=3)
+    killed, first = rows[: len(HOOKS)], rows[len(HOOKS) :]
+    assert [r["moment"].split()[0] for r in killed] == list(HOOKS)
+    assert all(r["killed_exit"] == -signal.SIGKILL for r in killed), rows
+    assert [r["identical"] for r in killed] == [True] * len(HOOKS), rows
+    # the first epoch, at random steps: a SIGKILL (nothing saved: started again, the same run), a Ctrl+C
+    # (a mid-epoch checkpoint that ckpt_path=last finishes), a SIGKILL
+    assert [r["signal"] for r in first] == ["SIGKILL", "SIGINT", "SIGKILL"], rows
+    assert all(int(r["moment"].split("#")[1].split()[0]) <= 8 for r in first), rows  # "on_train_batch_end #5 of 24"
+    assert [r["then"] for r in first] == ["started again (nothing saved yet)", "ckpt_path=last", "started again (nothing saved yet)"], rows
+    assert [r["exit"] for r in first] == [0, 0, 0] and first[0]["identical"] and first[2]["identical"], rows
+    assert first[1]["killed_exit"] == 1, rows  # Ctrl+C: saved, said how to resume, exit 1
 
 
 def test_disk_full_while_saving_is_one_sentence_and_keeps_the_last_checkpoint(

@@ -74,6 +74,7 @@ def test_train_writes_metrics_and_tests_best_checkpoint(tiny_data: Path, tmp_pat
     ):
         assert key in written, key
     assert written["epochs_run"] == 3 and written["wall_time_s"] > 0
+    assert written["command_time_s"] is None  # train() in a process started before it (the command: test_reliability.py)
     assert written["test/acc"] > 0.9  # the tiny digits are easy
     best = Path(written["best_model_path"])
     assert best.parent == tmp_path / "run" / "checkpoints" and (best.parent / "last.ckpt").exists()
@@ -89,7 +90,8 @@ def test_train_writes_metrics_and_tests_best_checkpoint(tiny_data: Path, tmp_pat
 
 def test_early_stopping_stops_a_stalled_run(tiny_data: Path, tmp_path: Path) -> None:
     # a learning rate of ~0 leaves the validation loss where it started: patience 3 ends it after 4 epochs
-    cfg = compose_cfg([*tiny_overrides(tiny_data), "trainer.max_epochs=20", "model.optimizer.lr=1e-12", "model.scheduler=null"], tmp_path)
+    overrides = ["trainer.max_epochs=20", "model.optimizer.lr=1e-12", "model.scheduler=null", "callbacks=[default,early_stopping]"]
+    cfg = compose_cfg([*tiny_overrides(tiny_data), *overrides], tmp_path)
     metrics = train(cfg)
     assert metrics["epochs_run"] == 4
     assert cfg.callbacks.early_stopping.patience == 3
@@ -192,7 +194,10 @@ def test_a_module_that_implements_a_step_hook_keeps_it(tiny_data: Path, tmp_path
 def test_tensorboard_logger_is_the_default(tiny_data: Path, tmp_path: Path) -> None:
     _, _, trainer = build(compose_cfg(tiny_overrides(tiny_data), tmp_path))
     assert isinstance(trainer.logger, TensorBoardLogger)
-    assert any(isinstance(c, EarlyStopping) and c.monitor == "val/loss" for c in trainer.callbacks)
+    # no early stopping by default: the one-cycle schedule plans the run (docs/training.md); one option adds it
+    assert not any(isinstance(c, EarlyStopping) for c in trainer.callbacks)
+    _, _, trainer = build(compose_cfg([*tiny_overrides(tiny_data), "callbacks=[default,early_stopping]"], tmp_path / "es"))
+    assert any(isinstance(c, EarlyStopping) and c.monitor == "val/loss" and c.patience == 3 for c in trainer.callbacks)
 
 
 def test_csv_logger_run_ends_with_metrics_and_hparams(tiny_data: Path, tmp_path: Path) -> None:
@@ -346,7 +351,8 @@ def test_lightning_still_names_each_hook_on_the_module_and_plain_hook_name_store
 
 
 def test_early_stopping_says_so(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    overrides = ["data=binary", "trainer.max_epochs=30", "callbacks.early_stopping.patience=1", "model.scheduler=null", "logger=csv"]
+    overrides = ["data=binary", "trainer.max_epochs=30", "callbacks=[default,early_stopping]", "callbacks.early_stopping.patience=1"]
+    overrides += ["model.scheduler=null", "logger=csv"]
     caplog.set_level("INFO", logger="lit_dnn")
     metrics = train(compose_cfg(overrides, tmp_path))
     assert metrics["epochs_run"] < 30

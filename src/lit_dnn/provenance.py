@@ -29,6 +29,17 @@ PACKAGES = (
 )
 
 
+def seconds_since_process_start() -> float | None:
+    """Seconds since this process started, Python's start-up and imports included (Linux's /proc;
+    None where there is none)."""
+    try:
+        started_ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])  # field 22, starttime
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+        return round(uptime - started_ticks / os.sysconf("SC_CLK_TCK"), 3)
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def git(root: Path, *args: str) -> str | None:
     """A git command's output in ``root``, or None where git or the repository is missing."""
     try:

@@ -63,8 +63,12 @@ def write_results(cfg: DictConfig, trainer: L.Trainer, metrics: dict[str, Any], 
                     logger.experiment.log_artifact(logger.run_id, str(path))
         logger.save()
     log_test_line(metrics)
+    took = f" in {metrics['wall_time_s']:.1f} s" if isinstance(metrics.get("wall_time_s"), float) else ""
+    if took and isinstance(metrics.get("command_time_s"), float):
+        took += f" ({metrics['command_time_s']:.1f} s since the command started)"
     log.info(
-        "Run finished: %s\n  metrics:     %s\n  checkpoints: %s\n  tensorboard: tensorboard --logdir %s",
+        "Run finished%s: %s\n  metrics:     %s\n  checkpoints: %s\n  tensorboard: tensorboard --logdir %s",
+        took,
         ", ".join(f"{k}={metrics[k]:.4f}" for k in headline),
         output_dir / "metrics.json",
         output_dir / "checkpoints",

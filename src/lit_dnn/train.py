@@ -14,7 +14,7 @@ from lit_dnn.callbacks.summary import summary_text
 from lit_dnn.checkpoint import build_model, check_shapes, metadata, read_checkpoint, run_length
 from lit_dnn.config_checks import check_metric_names, check_train_config, instantiate, instantiate_all
 from lit_dnn.entry_points import remove_if_empty_run_folder, sigterm_stops
-from lit_dnn.provenance import write_provenance
+from lit_dnn.provenance import seconds_since_process_start, write_provenance
 from lit_dnn.results import stopped_while_writing, write_results
 from lit_dnn.resume import adopt_checkpoint_config, check_schedule, resume_folder
 from lit_dnn.run_dir import plain, resolve_ckpt_path
@@ -36,6 +36,17 @@ def build(cfg: DictConfig, extra_callbacks: list[Any] = ()) -> tuple[L.Lightning
     check_metric_names(model.metric_names(), cfg)
     prepare_trainer(trainer, model)
     return datamodule, model, trainer
+
+
+def command_seconds() -> float | None:
+    """Seconds since ``python train.py`` started, for a single run of the command (a sweep's job or a
+    notebook's ``fit`` runs in a process that started before it: None)."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.RUN:
+        return None
+    return seconds_since_process_start()
 
 
 def announce_early_stop(trainer: L.Trainer) -> None:
@@ -108,7 +119,11 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         test_metrics = trainer.test(model, datamodule=datamodule, ckpt_path=best or None, weights_only=True, verbose=False)
         metrics.update({k: plain(v) for k, v in test_metrics[0].items()})
     metrics.update(
-        best_model_path=best, epochs_run=trainer.current_epoch, wall_time_s=round(time.perf_counter() - start, 3), git_commit=commit
+        best_model_path=best,
+        epochs_run=trainer.current_epoch,
+        wall_time_s=round(time.perf_counter() - start, 3),  # train(): reading the data, training, testing
+        command_time_s=command_seconds(),  # and Python's start-up and imports before it
+        git_commit=commit,
     )
 
     output_dir = Path(cfg.paths.output_dir)
