@@ -277,7 +277,7 @@ TYPOS = [
     (["optimizer=Adam"], "optimizer=Adam is not an option (did you mean optimizer=adam?)"),
     (["data=fashion-mnist"], "data=fashion-mnist is not an option (did you mean data=fashion_mnist?)"),
     (["model.net.hiden_dims=[64]"], "model.net.hiden_dims is not a setting (did you mean model.net.hidden_dims?)"),
-    (["model.nett.dropout=0.1"], "model.nett is not a setting (did you mean model.net?); the keys of model are loss, net,"),
+    (["model.nett.dropout=0.1"], "model.nett is not a setting (did you mean model.net?); the keys of model are net, loss,"),
     (
         ["callbacks.early_stoping.patience=5"],
         "callbacks.early_stopping is not in this run's callbacks=default; add it with callbacks=[default,early_stopping], "

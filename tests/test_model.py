@@ -35,7 +35,7 @@ def test_keras_summary_lists_the_networks_layers_shapes_and_parameters() -> None
     from lit_dnn.callbacks.summary import summary_text
     from lit_dnn.models.mlp import MLP
 
-    text = summary_text(MLP(hidden_dims=[128], dropout=0.2).layers, (28, 28))
+    text = summary_text(MLP(hidden_dims=[128], dropout=0.2), (28, 28))
     rows = [line.split() for line in text.splitlines() if line.startswith(("flatten", "linear", "relu", "dropout"))]
     assert [r[0] for r in rows] == ["flatten_0", "linear_1", "relu_2", "dropout_3", "linear_4"]
     assert [" ".join(r[2:-1]) for r in rows] == ["(None, 784)", "(None, 128)", "(None, 128)", "(None, 128)", "(None, 10)"]

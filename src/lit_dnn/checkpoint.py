@@ -25,7 +25,7 @@ from lit_dnn.data.normalization import Normalization
 from lit_dnn.errors import CheckpointError, ConfigError, first_line
 from lit_dnn.limits import MAX_CLASSES, MAX_INPUT_VALUES, MAX_NAME_CHARS, MAX_PARAMETERS, MAX_TEXT_CHARS
 from lit_dnn.models.classifier import Classifier
-from lit_dnn.models.mlp import MLP
+from lit_dnn.models.registry import NETS, net_class
 from lit_dnn.text import printable
 
 # the datamodules a checkpoint may name, by the ``_target_`` that conf/data writes
@@ -36,7 +36,7 @@ HEADS = {"classification": "lit_dnn.models.classifier.Classifier", "regression":
 # where a checkpoint's settings may name a class, and which (optimisers and schedules: allowed_target)
 TARGETS = {
     "model": tuple(HEADS.values()),
-    "model.net": ("lit_dnn.models.mlp.MLP",),
+    "model.net": tuple(NETS),
     "model.scheduler": ("lit_dnn.models.schedules.OneCycleFromLR",),
     "data": DATAMODULES,
 }
@@ -342,26 +342,28 @@ def output_names(hp: dict[str, Any], path: str | Path) -> list[str]:
     return names
 
 
-def net_from_hparams(hp: dict[str, Any], path: str | Path) -> MLP:
-    """The checkpoint's network, built by ``MLP`` from its checked arguments."""
+def net_from_hparams(hp: dict[str, Any], path: str | Path) -> torch.nn.Module:
+    """The checkpoint's network: a class of the registry (``NETS``) built from its checked arguments."""
     net = hp["model"].get("net")
     shape, classes = hp.get("input_shape"), output_names(hp, path)
     if not (_positive_ints(shape) and shape and isinstance(net, dict)):
         raise CheckpointError(f"{path} lacks a valid input_shape or model.net; pass a .ckpt written by train.py.")
-    accepted = set(inspect.signature(MLP).parameters) - {"input_shape", "num_classes"}
+    target = net.get("_target_")
+    accepted = set(inspect.signature(net_class(target)).parameters) - {"input_shape", "num_classes"} if target in NETS else set()
     unknown = sorted(set(net) - accepted - {"_target_"})
-    if net.get("_target_") != "lit_dnn.models.mlp.MLP" or unknown:
+    if target not in NETS or unknown:
         raise CheckpointError(
             f"{path} describes a network lit-dnn does not build (model.net: target "
-            f"{net.get('_target_')!r}, unknown keys {unknown}); pass a .ckpt written by train.py."
+            f"{target!r}, unknown keys {unknown}); pass a .ckpt written by train.py."
         )
     kwargs = {k: v for k, v in net.items() if k != "_target_"}
-    try:  # MLP checks its own arguments (check_net_arguments)
+    name = target.rsplit(".", 1)[-1]
+    try:  # the network checks its own arguments (its module's check_arguments)
         outputs = 1 if hp["model"].get("binary_output") == "sigmoid" and len(classes) == 2 else len(classes)
-        return MLP(input_shape=tuple(shape), num_classes=outputs, **kwargs)
+        return net_class(target)(input_shape=tuple(shape), num_classes=outputs, **kwargs)
     except (ValueError, TypeError) as err:
         reason = str(err).rstrip(".")
-        raise CheckpointError(f"{path} has model.net settings MLP refuses ({reason}); pass a .ckpt written by train.py.") from err
+        raise CheckpointError(f"{path} has model.net settings {name} refuses ({reason}); pass a .ckpt written by train.py.") from err
 
 
 def check_shapes(checkpoint: dict[str, Any], model: torch.nn.Module, path: str | Path) -> None:

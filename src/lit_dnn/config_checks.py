@@ -21,7 +21,7 @@ from lit_dnn.data.datasets import DATASETS, standardize_mode
 from lit_dnn.data.splits import check_val_from, split_size
 from lit_dnn.errors import ConfigError
 from lit_dnn.limits import MAX_SYNTHETIC_VALUES
-from lit_dnn.models.mlp import check_net_arguments
+from lit_dnn.models.registry import check_net_config
 from lit_dnn.models.schedules import check_interval
 
 
@@ -48,7 +48,7 @@ def check_model(model: DictConfig) -> None:
             )
     if model.get("binary_output", "softmax") not in ("softmax", "sigmoid"):
         raise ConfigError(f"model.binary_output={model.get('binary_output')!r} is not one of softmax, sigmoid.")
-    check_net_arguments(net.get("hidden_dims", []), net.get("dropout", 0.0), net.get("activation", "relu"), net.get("init", "torch"))
+    check_net_config(net)
     optimizer = model.get("optimizer", {})
     if not isinstance(optimizer, DictConfig):
         raise ConfigError(

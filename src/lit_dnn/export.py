@@ -23,7 +23,7 @@ class WithSoftmax(nn.Module):
     def __init__(self, net: nn.Module) -> None:
         super().__init__()
         self.net = net
-        self.sigmoid = net.layers[-1].out_features == 1
+        self.sigmoid = net.num_outputs == 1
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.net(x)

@@ -18,9 +18,9 @@ def hparams_of(cfg: DictConfig, git_commit: str | None = None) -> dict[str, Any]
     """The values a person compares runs by, flattened for TensorBoard's HParams tab."""
     net, opt, data = cfg.model.net, cfg.model.optimizer, cfg.data
     return {
-        "model/hidden_dims": str(list(net.hidden_dims)),
-        "model/dropout": net.dropout if isinstance(net.dropout, (int, float)) else str(list(net.dropout)),
-        "model/activation": net.activation,
+        "model/net": net._target_.rsplit(".", 1)[-1],
+        # the network's settings (MLP: hidden_dims, dropout, activation, init; CNN: filters, ...)
+        **{f"model/{k}": v if isinstance(v, (int, float, str)) else str(list(v)) for k, v in net.items() if k != "_target_"},
         "optimizer": opt._target_.rsplit(".", 1)[-1],
         "optimizer/lr": opt.lr,
         "scheduler": (cfg.model.scheduler or {}).get("_target_", "none").rsplit(".", 1)[-1],

@@ -76,7 +76,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         datamodule = instantiate(cfg.data, "data")
         datamodule.prepare_data()
         datamodule.setup("fit")
-        print(summary_text(build_model(cfg.model, datamodule).net.layers, tuple(datamodule.input_shape)))
+        print(summary_text(build_model(cfg.model, datamodule).net, tuple(datamodule.input_shape)))
         remove_if_empty_run_folder()  # nothing was trained: no run folder left behind
         return {}
     ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), cfg.paths.log_dir)

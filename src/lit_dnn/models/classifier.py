@@ -66,11 +66,11 @@ class Classifier(DenseModule):
         if loss != "cross_entropy":
             raise ConfigError(f"task.loss={loss!r}: a classifier trains with cross_entropy; mse, mae and huber are for task=regression.")
         # one sigmoid unit (binary_output=sigmoid) scores class 1 of two; otherwise one logit per class
-        self.sigmoid = net.layers[-1].out_features == 1
+        self.sigmoid = net.num_outputs == 1
         if self.sigmoid != (binary_output == "sigmoid"):
             needs = "one output" if binary_output == "sigmoid" else "one output per class"
             raise ConfigError(f"model.binary_output={binary_output!r} needs a network with {needs}.")
-        num_classes = 2 if self.sigmoid else net.layers[-1].out_features
+        num_classes = 2 if self.sigmoid else net.num_outputs
         self.class_names = class_names or [str(i) for i in range(num_classes)]
         self.binary = num_classes == 2
         self.register_buffer("train_correct", torch.zeros((), dtype=torch.float64), persistent=False)

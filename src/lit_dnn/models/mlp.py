@@ -48,6 +48,13 @@ def check_net_arguments(hidden_dims: Sequence[int], dropout: float | Sequence[fl
         raise ConfigError(f"model.net.init={init!r} is unknown; use one of {', '.join(INITS)}.")
 
 
+def check_arguments(
+    hidden_dims: Sequence[int] = (128,), dropout: float | Sequence[float] = 0.2, activation: str = "relu", init: str = "torch", **_: object
+) -> None:
+    """``model.net.*`` of an MLP (the registry's check; other keys are the constructor's to refuse)."""
+    check_net_arguments(hidden_dims, dropout, activation, init)
+
+
 class MLP(nn.Module):
     """Flatten → [Linear → activation → Dropout] per entry of ``hidden_dims`` → Linear.
 
@@ -84,6 +91,11 @@ class MLP(nn.Module):
                 if isinstance(layer, nn.Linear):
                     nn.init.xavier_uniform_(layer.weight)
                     nn.init.zeros_(layer.bias)
+
+    @property
+    def num_outputs(self) -> int:
+        """Logits per sample: the classes (one for a sigmoid unit) or the regression targets."""
+        return self.layers[-1].out_features
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.layers(x)

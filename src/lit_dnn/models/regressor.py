@@ -38,7 +38,7 @@ class Regressor(DenseModule):
         super().__init__(net, optimizer, scheduler, scheduler_interval)
         if loss not in LOSSES:
             raise ConfigError(f"task.loss={loss!r} is not one of {', '.join(LOSSES)} (the regression losses).")
-        outputs = net.layers[-1].out_features
+        outputs = net.num_outputs
         self.target_names = target_names or [f"y{i}" for i in range(outputs)]
         self.loss_name = loss
         self.loss_fn = LOSSES[loss]
