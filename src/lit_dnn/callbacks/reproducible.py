@@ -8,9 +8,11 @@ import torch
 from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
+from lit_dnn.seeds import epoch_seed
+
 
 class EpochSeed(L.Callback):
-    """Re-seeds torch's generator at every epoch start from ``(seed, epoch)``.
+    """Re-seeds torch's generator at every epoch start from ``(seed, epoch, rank)`` (``epoch_seed``).
 
     Dropout masks then depend only on the seed and the epoch, not on everything the
     process did before, so a run resumed from an epoch-end checkpoint draws the same
@@ -22,7 +24,7 @@ class EpochSeed(L.Callback):
         self.seed = seed
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        torch.manual_seed(self.seed * 1_000_003 + trainer.current_epoch)
+        torch.manual_seed(epoch_seed(self.seed, trainer.current_epoch, trainer.global_rank))  # each process its own masks
 
 
 class PreemptionCheckpoint(L.Callback):

@@ -12,11 +12,13 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset
 
+from lit_dnn.seeds import epoch_seed
+
 Transform = Callable[[torch.Tensor], torch.Tensor]
 
 
 class ShardedBatchSampler:
-    """Yields index tensors of batches; reshuffled each epoch from ``seed + epoch``.
+    """Yields index tensors of batches; reshuffled each epoch from ``epoch_seed(seed, epoch)``.
 
     Shuffling from ``(seed, epoch)`` alone makes the order of every epoch reproducible,
     so a run resumed at an epoch boundary sees the same batches as an uninterrupted one.
@@ -50,7 +52,7 @@ class ShardedBatchSampler:
     def indices(self) -> torch.Tensor:
         """This rank's sample indices for the current epoch, in order."""
         if self.shuffle:
-            generator = torch.Generator().manual_seed(self.seed + self.epoch)
+            generator = torch.Generator().manual_seed(epoch_seed(self.seed, self.epoch))  # every rank: one permutation
             order = torch.randperm(self.num_samples, generator=generator)
             per_rank = self.num_samples // self.world_size
             return order[self.rank * per_rank : (self.rank + 1) * per_rank]
