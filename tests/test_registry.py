@@ -87,3 +87,16 @@ def test_cnn_on_a_table_and_bad_cnn_settings_are_one_sentence(tmp_path: Path) ->
         with pytest.raises(ConfigError, match=message):
             check_train_config(cfg)
             CNN(filters=list(cfg.model.net.filters), kernel_size=cfg.model.net.kernel_size)
+
+
+def test_datamodules_are_named_by_the_registry_alone() -> None:
+    """No allow-list or key-sniffing elsewhere: the code names a datamodule's target only in
+    data/registry.py (its YAML names it in conf/data), and the early checks run by that target."""
+    from lit_dnn.config_checks import check_data
+    from lit_dnn.data.registry import DATAMODULES
+
+    for target in DATAMODULES:
+        naming = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "src").rglob("*.py") if target in p.read_text())
+        assert naming == ["src/lit_dnn/data/registry.py"], (target, naming)
+    with pytest.raises(ConfigError, match=r"data._target_='my.Data' is not one of lit-dnn's datamodules \(.*\); register yours in"):
+        check_data(compose_cfg(["data._target_=my.Data"], Path("/tmp/unused")).data)

@@ -22,14 +22,13 @@ from omegaconf import DictConfig, OmegaConf
 
 from lit_dnn.config_checks import check_data, instantiate
 from lit_dnn.data.normalization import Normalization
+from lit_dnn.data.registry import DATAMODULES
 from lit_dnn.errors import CheckpointError, ConfigError, first_line
 from lit_dnn.limits import MAX_CLASSES, MAX_INPUT_VALUES, MAX_NAME_CHARS, MAX_PARAMETERS, MAX_TEXT_CHARS
 from lit_dnn.models.classifier import Classifier
 from lit_dnn.models.registry import NETS, net_class
 from lit_dnn.text import printable
 
-# the datamodules a checkpoint may name, by the ``_target_`` that conf/data writes
-DATAMODULES = ("lit_dnn.data.image.ImageDataModule", "lit_dnn.data.binary.BinaryDataModule", "lit_dnn.data.table.TableDataModule")
 PLAIN = (str, int, float, bool, type(None))
 # the model class each task trains, by the ``_target_`` that conf/model and conf/task write
 HEADS = {"classification": "lit_dnn.models.classifier.Classifier", "regression": "lit_dnn.models.regressor.Regressor"}
@@ -38,7 +37,7 @@ TARGETS = {
     "model": tuple(HEADS.values()),
     "model.net": tuple(NETS),
     "model.scheduler": ("lit_dnn.models.schedules.OneCycleFromLR",),
-    "data": DATAMODULES,
+    "data": tuple(DATAMODULES),
 }
 
 

@@ -18,6 +18,7 @@ from hydra.utils import get_class
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from lit_dnn.data.datasets import DATASETS, standardize_mode
+from lit_dnn.data.registry import check_datamodule_settings
 from lit_dnn.data.splits import check_val_from, split_size
 from lit_dnn.errors import ConfigError
 from lit_dnn.limits import MAX_SYNTHETIC_VALUES
@@ -105,38 +106,44 @@ def check_data(data: DictConfig) -> None:
         _positive_int("data.batch_size", data.get("batch_size"), "or auto")
     _positive_int("data.eval_batch_size", data.get("eval_batch_size", 1))
     check_val_from(data.get("val_from", "random"))
-    if "dataset" in data:
-        if data.dataset not in DATASETS:
-            raise ConfigError(f"data.dataset={data.dataset!r} is unknown; use one of {', '.join(DATASETS)}.")
-        data_dir = Path(str(data.data_dir)).expanduser()
-        if data_dir.exists() and not data_dir.is_dir():
-            raise ConfigError(
-                f"data.data_dir={str(data.data_dir)!r} is a file, not a folder; point it (or DATA_DIR) at the folder "
-                f"that holds {DATASETS[data.dataset].folder}/raw."
-            )
-        split_size(data.get("val_split"), DATASETS[data.dataset].train_size)
-        standardize_mode(data.get("standardize", "global"))
-    if "n_samples" in data:
-        for key in ("n_samples", "n_features", "n_informative"):
-            _positive_int(f"data.{key}", data.get(key))
-        if data.n_informative < 2:
-            raise ConfigError(
-                f"data.n_informative={data.n_informative} must be at least 2: make_classification's two "
-                f"classes of two clusters each need 2 x 2 <= 2 ** n_informative."
-            )
-        redundant = data.get("n_redundant", 0)
-        if not _is_int(redundant) or redundant < 0 or data.n_informative + redundant > data.n_features:
-            raise ConfigError(
-                f"data.n_informative + data.n_redundant = {data.n_informative} + {redundant} must be at most "
-                f"data.n_features={data.n_features}."
-            )
-        if data.n_samples * data.n_features > MAX_SYNTHETIC_VALUES:
-            raise ConfigError(
-                f"data.n_samples x data.n_features = {data.n_samples:,} x {data.n_features:,} is over lit-dnn's limit of "
-                f"{MAX_SYNTHETIC_VALUES:,} generated values (lit_dnn.limits.MAX_SYNTHETIC_VALUES); lower one of them."
-            )
-        test = split_size(data.get("test_split"), data.n_samples, key="data.test_split")
-        split_size(data.get("val_split"), data.n_samples - test)
+    check_datamodule_settings(data)  # the datamodule's own early check (data/registry.py)
+
+
+def check_image_data(data: DictConfig) -> None:
+    """MNIST / Fashion-MNIST (ImageDataModule): the dataset, its folder, the validation split, standardisation."""
+    if data.get("dataset") not in DATASETS:
+        raise ConfigError(f"data.dataset={data.get('dataset')!r} is unknown; use one of {', '.join(DATASETS)}.")
+    data_dir = Path(str(data.data_dir)).expanduser()
+    if data_dir.exists() and not data_dir.is_dir():
+        raise ConfigError(
+            f"data.data_dir={str(data.data_dir)!r} is a file, not a folder; point it (or DATA_DIR) at the folder "
+            f"that holds {DATASETS[data.dataset].folder}/raw."
+        )
+    split_size(data.get("val_split"), DATASETS[data.dataset].train_size)
+    standardize_mode(data.get("standardize", "global"))
+
+
+def check_binary_data(data: DictConfig) -> None:
+    """The synthetic binary data (BinaryDataModule): make_classification's sizes and the splits."""
+    for key in ("n_samples", "n_features", "n_informative"):
+        _positive_int(f"data.{key}", data.get(key))
+    if data.n_informative < 2:
+        raise ConfigError(
+            f"data.n_informative={data.n_informative} must be at least 2: make_classification's two "
+            f"classes of two clusters each need 2 x 2 <= 2 ** n_informative."
+        )
+    redundant = data.get("n_redundant", 0)
+    if not _is_int(redundant) or redundant < 0 or data.n_informative + redundant > data.n_features:
+        raise ConfigError(
+            f"data.n_informative + data.n_redundant = {data.n_informative} + {redundant} must be at most data.n_features={data.n_features}."
+        )
+    if data.n_samples * data.n_features > MAX_SYNTHETIC_VALUES:
+        raise ConfigError(
+            f"data.n_samples x data.n_features = {data.n_samples:,} x {data.n_features:,} is over lit-dnn's limit of "
+            f"{MAX_SYNTHETIC_VALUES:,} generated values (lit_dnn.limits.MAX_SYNTHETIC_VALUES); lower one of them."
+        )
+    test = split_size(data.get("test_split"), data.n_samples, key="data.test_split")
+    split_size(data.get("val_split"), data.n_samples - test)
 
 
 PRECISIONS = ("32", "32-true", "64", "64-true", "bf16", "bf16-mixed", "bf16-true", "16", "16-mixed", "16-true")
