@@ -89,10 +89,12 @@ def problem(conf: Path, config_name: str, args: list[str]) -> str | None:
             addable = sorted(p.stem for p in (conf / group).glob("*.yaml")) if depth == 2 and (conf / group).is_dir() else []
             near = closest(parts[depth - 1], [*present, *addable])
             if near in addable and near not in present:
-                choice = composed([a for a in args if a is not written], with_hydra=True).hydra.runtime.choices.get(group)
+                typed = next((a.split("=", 1)[1] for a in args if a.split("=", 1)[0] == group), None)  # callbacks=[a,b] already
+                others = [a for a in args if a is not written]
+                choice = typed.strip("[]") if typed else composed(others, with_hydra=True).hydra.runtime.choices.get(group)
                 setting = f"{group}.{near}.{'.'.join(parts[depth:])}={written.split('=', 1)[1]}"
                 add = f"{group}=[{choice},{near}]"
-                return f"{group}.{near} is not in this run's {group}={choice}; add it with {add}, then {setting} sets it."
+                return f"{group}.{near} is not in this run's {group}={typed or choice}; add it with {add}, then {setting} sets it."
             hint = f" (did you mean {parent}.{near}?)" if near and parent else ""
             return f"{missing} is not a setting{hint}; the keys of {parent or 'the config'} are {', '.join(present)}."
         parent, _, leaf = key.rpartition(".")
