@@ -53,8 +53,23 @@ ATTACKS = {
 }
 
 
+# each command's config and task as its script runs them (in-process: the real commands' refusal of a
+# crafted file is test_malicious_pickle_is_refused_as_unsafe's and test_security.py's subprocesses)
+COMMANDS = {
+    "eval.py": ("eval", "lit_dnn.evaluate:evaluate", None),
+    "predict.py": ("predict", "lit_dnn.predict:predict", None),
+    "export.py": ("export", "lit_dnn.export:export", None),
+    "train.py": ("train", "lit_dnn.train:train", "check_train_config"),
+}
+
+
 @pytest.mark.parametrize("attack", sorted(ATTACKS))
-def test_crafted_checkpoint_writes_and_runs_nothing(attack: str, fashion_run: Path, tiny_data: Path, tmp_path: Path) -> None:
+def test_crafted_checkpoint_writes_and_runs_nothing(
+    attack: str, fashion_run: Path, tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from lit_dnn import config_checks
+    from lit_dnn.entry_points import run_task
+
     path = crafted(fashion_run / "checkpoints" / "last.ckpt", tmp_path, attack, ATTACKS[attack])
     commands = [
         ("eval.py", [f"ckpt_path={path}", f"data.data_dir={tiny_data}"]),
@@ -64,12 +79,16 @@ def test_crafted_checkpoint_writes_and_runs_nothing(attack: str, fashion_run: Pa
     ]
     Image.fromarray(np.zeros((28, 28), np.uint8)).save(tmp_path / "input.png")
     for script, args in commands:
-        result = run_script(script, [*args, f"hydra.run.dir={tmp_path}/out_{script}"])
-        assert not list(tmp_path.glob(f"{CANARY}*")), (script, result.stderr[-1500:])
-        assert "Traceback" not in result.stderr, (script, result.stderr[-1500:])
+        name, task, check = COMMANDS[script]
+        cfg = compose_cfg(args, tmp_path / f"out_{script}", name)
+        with pytest.raises(SystemExit) as exit_info:
+            run_task(task, cfg, check=getattr(config_checks, check) if check else None)
+        err = capsys.readouterr().err
+        assert not list(tmp_path.glob(f"{CANARY}*")) and not list(ROOT.glob(f"{CANARY}*")), (script, err[-1500:])
+        assert "Traceback" not in err, (script, err[-1500:])
         # every command reads the file through read_checkpoint: a class named where lit-dnn builds none is refused by all
-        assert result.returncode == 2, (script, result.stderr[-1500:])
-        assert result.stderr.strip().splitlines()[-1].startswith(f"Error: {path}"), (script, result.stderr[-500:])
+        assert exit_info.value.code == 2, (script, err[-1500:])
+        assert err.strip().splitlines()[-1].startswith(f"Error: {path}"), (script, err[-500:])
 
 
 class Evil:
