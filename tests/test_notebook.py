@@ -47,6 +47,11 @@ def test_quickstart_notebook_executes(
     assert sum(p == t for p, t in zip(predicted, truth)) >= 8
     written = list(csv.DictReader(open(next((tmp_path / "logs" / "notebook" / "predict").glob("*/predictions.csv")))))
     assert [row["predicted"] for row in written] == predicted
+    # predict() again into the same folder: refused, the first predictions.csv kept
+    folder = next((tmp_path / "logs" / "notebook" / "predict").glob("*/predictions.csv")).parent
+    with pytest.raises(ConfigError, match=r"holds the results of an earlier run \(its predictions.csv\)"):
+        namespace["predict"](result.metrics["best_model_path"], result.run_dir / "ten_test_digits.npy", run_dir=folder)
+    assert [row["predicted"] for row in csv.DictReader(open(folder / "predictions.csv"))] == predicted
 
 
 def test_fit_returns_metrics_and_history_as_the_command_writes_them(tiny_data: Path, tmp_path: Path) -> None:

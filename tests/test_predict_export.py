@@ -82,6 +82,11 @@ def test_npy_array_input(checkpoint: Path, test_images: tuple, tmp_path: Path) -
     rows = read_predictions(tmp_path / "out")
     assert [int(r["predicted"]) for r in rows] == probs.argmax(1).tolist()
     assert [float(r["probability"]) for r in rows] == pytest.approx(probs.max(1).values.tolist(), abs=1e-6)
+    # the same command again, into the same folder: one sentence, the first predictions kept
+    before = (tmp_path / "out" / "predictions.csv").read_bytes()
+    again = run_script("predict.py", [f"ckpt_path={checkpoint}", f"input={tmp_path / 'x.npy'}", f"hydra.run.dir={tmp_path}/out"])
+    assert again.returncode == 2 and "predictions.csv" in again.stderr.strip().splitlines()[-1], again.stderr[-1000:]
+    assert (tmp_path / "out" / "predictions.csv").read_bytes() == before
 
 
 def huge_png(path: Path) -> Path:

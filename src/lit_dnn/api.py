@@ -51,6 +51,15 @@ def config(overrides: list[str] = (), run_dir: str | Path | None = None, name: s
     return cfg
 
 
+def refuse_earlier_results(cfg: DictConfig) -> None:
+    """As the commands' run-folder guard: a call never overwrites an earlier call's results."""
+    if results := results_in(Path(cfg.paths.output_dir)):
+        raise ConfigError(
+            f"run_dir={cfg.paths.output_dir} holds the results of an earlier run (its {results.name}), which this run would "
+            f"overwrite; choose another folder, or leave run_dir out for a new one."
+        )
+
+
 @contextmanager
 def printed_and_logged(log_file: Path) -> Iterator[None]:
     """While a call runs, lit-dnn's log lines go to the notebook's output as the command prints them and
@@ -82,11 +91,7 @@ def fit(overrides: list[str] = (), run_dir: str | Path | None = None) -> FitResu
     from lit_dnn.config_checks import check_train_config
 
     cfg = config(overrides, run_dir)
-    if results := results_in(Path(cfg.paths.output_dir)):  # as train.py's run-folder guard: never overwrite a result
-        raise ConfigError(
-            f"run_dir={cfg.paths.output_dir} holds the results of an earlier run (its {results.name}), which this run would "
-            f"overwrite; choose another folder, or leave run_dir out for a new one."
-        )
+    refuse_earlier_results(cfg)
     check_train_config(cfg)
     from lit_dnn.train import train
     from lit_dnn.workarounds import prepare_process
@@ -109,5 +114,6 @@ def predict(ckpt_path: str | Path, input: str | Path, overrides: list[str] = (),
     from lit_dnn.predict import predict as predict_rows
 
     cfg = config([f"ckpt_path={ckpt_path}", f"input={input}", *overrides], run_dir, name="predict")
+    refuse_earlier_results(cfg)
     with printed_and_logged(Path(cfg.paths.output_dir) / "predict.log"):
         return predict_rows(cfg)

@@ -24,7 +24,8 @@ def is_finished(run: Path) -> bool:
     return (run / "metrics.json").is_file()
 
 
-RESULT_FILES = ("metrics.json", "lr_find.json")  # a run's or an evaluation's; tune=lr_find's (written last)
+# a run's or an evaluation's; tune=lr_find's (written last); predict.py's; export.py's (written after the model file)
+RESULT_FILES = ("metrics.json", "lr_find.json", "predictions.csv", "model.json")
 
 
 def results_in(folder: Path) -> Path | None:

@@ -2,11 +2,11 @@
 
 from collections.abc import Sequence
 
-import torch
 from torch import nn
 
 from lit_dnn.errors import ConfigError
 from lit_dnn.limits import MAX_HIDDEN_LAYERS
+from lit_dnn.models.sequential import SequentialNet
 
 INITS = ("glorot", "torch")
 
@@ -28,7 +28,7 @@ def check_arguments(
         raise ConfigError(f"model.net.init={init!r} is unknown; use one of {', '.join(INITS)}.")
 
 
-class CNN(nn.Module):
+class CNN(SequentialNet):
     """[Conv2d(k×k) → ReLU → MaxPool2d(2)] per entry of ``filters`` → Flatten → Dropout → Linear.
 
     Takes images ``(N, H, W)`` (one channel, as the datamodules hold them) and returns logits.
@@ -66,15 +66,4 @@ class CNN(nn.Module):
         layers += [nn.Flatten(), nn.Dropout(dropout), nn.Linear(channels * height * width, num_classes)]
         self.layers = nn.Sequential(*layers)
         if init == "glorot":
-            for layer in self.layers:
-                if isinstance(layer, (nn.Conv2d, nn.Linear)):
-                    nn.init.xavier_uniform_(layer.weight)
-                    nn.init.zeros_(layer.bias)
-
-    @property
-    def num_outputs(self) -> int:
-        """Logits per sample: the classes (one for a sigmoid unit)."""
-        return self.layers[-1].out_features
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.layers(x)
+            self.glorot_()

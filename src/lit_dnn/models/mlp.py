@@ -3,11 +3,11 @@
 from collections.abc import Sequence
 from math import prod
 
-import torch
 from torch import nn
 
 from lit_dnn.errors import ConfigError
 from lit_dnn.limits import MAX_HIDDEN_LAYERS
+from lit_dnn.models.sequential import SequentialNet
 
 INITS = ("torch", "glorot")
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
@@ -55,7 +55,7 @@ def check_arguments(
     check_net_arguments(hidden_dims, dropout, activation, init)
 
 
-class MLP(nn.Module):
+class MLP(SequentialNet):
     """Flatten → [Linear → activation → Dropout] per entry of ``hidden_dims`` → Linear.
 
     ``forward`` returns logits: cross-entropy on logits is the numerically sound form of
@@ -86,16 +86,5 @@ class MLP(nn.Module):
             width = dim
         layers.append(nn.Linear(width, num_classes))
         self.layers = nn.Sequential(*layers)
-        if init == "glorot":  # Keras' Dense default: Glorot-uniform weights, zero biases
-            for layer in self.layers:
-                if isinstance(layer, nn.Linear):
-                    nn.init.xavier_uniform_(layer.weight)
-                    nn.init.zeros_(layer.bias)
-
-    @property
-    def num_outputs(self) -> int:
-        """Logits per sample: the classes (one for a sigmoid unit) or the regression targets."""
-        return self.layers[-1].out_features
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.layers(x)
+        if init == "glorot":
+            self.glorot_()
