@@ -1,6 +1,6 @@
 """Training speed of the template against the machine's floor, in one process.
 
-    python scripts/benchmark.py                      # full table into scripts/benchmark.md
+    python scripts/benchmark.py                      # the full tables into docs/benchmarks.md
     python scripts/benchmark.py --batch-sizes 128 --reps 3 --no-time-to-accuracy
 
 For each batch size, repetitions interleaved, it times one training epoch of
@@ -316,6 +316,34 @@ def whole_runs(reps: int, overrides: list[str], data_dir: str, val_size: int) ->
     return times
 
 
+# docs/benchmarks.md: its text is written by hand; what lies between these markers is written by this script
+LATEST = ("<!-- benchmark.py: the latest run (generated) -->", "<!-- benchmark.py: end of the latest run -->")
+RUN_LOG = ("<!-- benchmark.py: one row per run (generated) -->", "<!-- benchmark.py: end of the run log -->")
+
+
+def publish(out: Path, tables: str, row: str) -> None:
+    """A file with the markers keeps its own text, gets this run's tables as the latest run and one
+    more row in its run log; any other file (or a new one) gets the tables alone."""
+    text = out.read_text() if out.exists() else ""
+    if LATEST[0] not in text or RUN_LOG[0] not in text:
+        out.write_text(tables)
+        return
+    head, rest = text.split(LATEST[0], 1)
+    text = head + LATEST[0] + "\n\n" + tables + "\n" + LATEST[1] + rest.split(LATEST[1], 1)[1]
+    log_head, log_rest = text.split(RUN_LOG[1], 1)
+    out.write_text(log_head.rstrip("\n") + "\n" + row + "\n" + RUN_LOG[1] + log_rest)
+
+
+def commit() -> str:
+    """The code measured: the short commit, ``+changes`` when the tree differs from it."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True, text=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return "-"
+    return head + ("+changes" if dirty.strip() else "")
+
+
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
     try:
@@ -340,7 +368,12 @@ def main() -> None:
     )
     parser.add_argument("--run-reps", type=int, default=3, help="interleaved repetitions of the whole runs")
     parser.add_argument("--override", action="append", default=[], help="a Hydra override for every run, e.g. data.val_split=0.2")
-    parser.add_argument("--out", type=Path, default=ROOT / "scripts" / "benchmark.md")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=ROOT / "docs" / "benchmarks.md",
+        help="a Markdown file: one with the run markers (docs/benchmarks.md) keeps its text and gets this run; any other gets the tables",
+    )
     args = parser.parse_args()
     prepare_process()  # as python train.py does
 
@@ -369,6 +402,7 @@ def main() -> None:
         "| (0)/(2) | (3) naive s/epoch | (1) samples/s | (2) samples/s | (3) samples/s | (1) epoch end s |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
+    log_ratios, log_floors = [], []  # (1)/(2) and (1)/(0) by batch size, for the run log
     for bs in args.batch_sizes:
         t, p = statistics.median(results[("template", bs)]), statistics.median(results[("plain", bs)])
         n = results.get(("naive", bs))
@@ -380,6 +414,8 @@ def main() -> None:
         pairs = [a / b for a, b in zip(results[("template", bs)], results[("plain", bs)])]
         ratio = statistics.median(pairs)
         floor_ratio = statistics.median(a / b for a, b in zip(results[("floor", bs)], results[("floor_plain", bs)]))
+        log_ratios.append(f"{bs}: {ratio:.2f}")
+        log_floors.append(f"{bs}: {t / floor:.2f}")
         rows.append(
             f"| {bs} | {t:.3f} | {p:.3f} | **{ratio:.2f}** | {min(pairs):.2f}–{max(pairs):.2f} | {floor:.3f} "
             f"| {floor_ratio:.2f} | {naive} "
@@ -396,6 +432,7 @@ def main() -> None:
         "",
         *rows,
     ]
+    whole_cells = ["-", "-", "-"]  # for the run log: train.py / plain, train.py s, test acc
     if args.time_to_accuracy and args.run_reps > 0:  # --run-reps 0: the per-epoch table only
         runs = whole_runs(args.run_reps, args.override, str(cfg.data.data_dir), len(dm.splits["val"][0]))
         ratios = [a / b for a, b in zip(runs["train.py wall_s"], runs["plain script"])]
@@ -415,9 +452,15 @@ def main() -> None:
             f"({min(ratios):.2f}–{max(ratios):.2f}) | {med('train.py first_step_s'):.2f} "
             f"| {med('train.py test_acc') * 100:.2f}% | {med('train.py peak_rss_mb'):,.0f} |",
         ]
+        whole_cells = [f"{statistics.median(ratios):.2f}", f"{med('train.py wall_s'):.2f}", f"{med('train.py test_acc') * 100:.2f}%"]
     table = "\n".join(lines) + "\n"
-    args.out.write_text(table)
+    row = (
+        f"| {datetime.date.today()} | {commit()} | {machine().split(';')[0]} | `{' '.join(sys.argv[1:]) or '(defaults)'}` "
+        f"| {', '.join(log_ratios)} | {', '.join(log_floors)} | {' | '.join(whole_cells)} |"
+    )
+    publish(args.out, table, row)
     print(table)
+    print(f"Written to {args.out}")
 
 
 if __name__ == "__main__":

@@ -1,15 +1,19 @@
 """The benchmark runs end to end on tiny data (its figures are for the README, not asserted)."""
 
+import datetime
 import re
 from pathlib import Path
 
 import pytest
 
-from conftest import run_script
+from conftest import ROOT, run_script
 
 
 def test_benchmark_runs_and_writes_its_table(tiny_data: Path, tmp_path: Path) -> None:
-    out = tmp_path / "bench.md"
+    from benchmark import LATEST, RUN_LOG
+
+    out = tmp_path / "benchmarks.md"  # a copy of the docs page: the run lands between its markers
+    out.write_text((ROOT / "docs" / "benchmarks.md").read_text())
     result = run_script(
         "scripts/benchmark.py",
         [
@@ -33,7 +37,14 @@ def test_benchmark_runs_and_writes_its_table(tiny_data: Path, tmp_path: Path) ->
         ],
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    table = out.read_text()
+    page = out.read_text()
+    table = page.split(LATEST[0])[1].split(LATEST[1])[0].strip()
+    row = page.split(RUN_LOG[1])[0].strip().splitlines()[-1]
+    assert re.fullmatch(
+        rf"\| {datetime.date.today()} \| \S+ \| .+ \| `--batch-sizes 32 64 .+` \| 32: [\d.]+, 64: [\d.]+ \| 32: [\d.]+, 64: [\d.]+ "
+        r"\| [\d.]+ \| [\d.]+ \| [\d.]+% \|",
+        row,
+    ), row
     assert "500 training samples per epoch" in table
     for batch in (32, 64):
         row = next(line for line in table.splitlines() if line.startswith(f"| {batch} |"))
@@ -56,3 +67,23 @@ def test_a_bad_override_is_one_sentence(tiny_data: Path, tmp_path: Path) -> None
     assert result.stderr.strip() == (
         "Error: model.net.dropout=1.5 is outside [0, 1); use e.g. 0.2 (0 disables dropout), or one rate per hidden layer."
     )
+
+
+def test_publish_replaces_the_latest_run_and_adds_a_log_row_keeping_the_text(tmp_path: Path) -> None:
+    """docs/benchmarks.md is generated where its markers say: the latest run replaced, one row more in
+    the run log, every hand-written line kept (the script's own run writes it the same way above)."""
+    from benchmark import LATEST, RUN_LOG, publish
+
+    page = tmp_path / "benchmarks.md"
+    before = (ROOT / "docs" / "benchmarks.md").read_text()
+    page.write_text(before)
+    publish(page, "first tables\n", "| row 1 |")
+    publish(page, "second tables\n", "| row 2 |")
+    after = page.read_text()
+    assert after.split(LATEST[0])[1].split(LATEST[1])[0].strip() == "second tables"
+    log = after.split(RUN_LOG[0])[1].split(RUN_LOG[1])[0]
+    assert log.strip().splitlines()[-2:] == ["| row 1 |", "| row 2 |"] and log.count("| date | commit |") == 1
+    hand_written = before.split(LATEST[0])[0] + before.split(LATEST[1])[1].split(RUN_LOG[0])[0] + before.split(RUN_LOG[1])[1]
+    assert all(line in after for line in hand_written.splitlines())
+    publish(tmp_path / "other.md", "tables alone\n", "| row |")  # a file without the markers gets the tables
+    assert (tmp_path / "other.md").read_text() == "tables alone\n"

@@ -75,7 +75,7 @@ def test_sigmoid_binary_head_trains_predicts_and_exports(tmp_path) -> None:
     assert set(k for k in metrics if "/" in k) == set(k for k in softmax if "/" in k)  # acc, precision, recall, f1, auroc, loss
     assert metrics["test/acc"] > 0.8 and metrics["test/auroc"] > 0.85
     model, hp = load_model(metrics["best_model_path"])
-    assert model.net.layers[-1].out_features == 1 and hp["class_names"] == ["0", "1"]
+    assert model.net.layers[-1].out_features == 1 and hp.class_names == ["0", "1"]
     x = torch.randn(7, 20)
     p = model.predict_step(x, 0)
     assert p.shape == (7, 2) and torch.allclose(p.sum(1), torch.ones(7))

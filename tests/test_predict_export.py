@@ -35,7 +35,7 @@ def test_images(tiny_data: Path) -> tuple[np.ndarray, np.ndarray]:
 def lightning_probabilities(checkpoint: Path, raw: np.ndarray) -> torch.Tensor:
     model, hp = load_model(checkpoint)
     with torch.no_grad():
-        return model.predict_step(normalize(raw, hp["normalization"]), 0)
+        return model.predict_step(normalize(raw, hp.normalization), 0)
 
 
 def read_predictions(folder: Path) -> list[dict]:
@@ -149,7 +149,7 @@ def test_onnx_and_torchscript_match_the_lightning_module(checkpoint: Path, test_
     images, _ = test_images
     expected = lightning_probabilities(checkpoint, images).numpy()
     _, hp = load_model(checkpoint)
-    inputs = normalize(images, hp["normalization"]).numpy()
+    inputs = normalize(images, hp.normalization).numpy()
     for fmt, name in (("onnx", "model.onnx"), ("torchscript", "model.pt")):
         out = tmp_path / fmt
         result = run_script("export.py", [f"ckpt_path={checkpoint}", f"format={fmt}", f"hydra.run.dir={out}"])

@@ -122,7 +122,7 @@ def test_sigterm_saves_a_loadable_last_checkpoint(medium_data: Path, tmp_path: P
     assert proc.returncode == 143, err[-2000:]
     assert f"Stopped by SIGTERM: saved {last}" in err
     assert last.stat().st_mtime_ns != before  # written at the signal, not only at the last epoch end
-    assert read_checkpoint(last)["global_step"] > 0
+    assert read_checkpoint(last).raw["global_step"] > 0
 
 
 def test_ctrl_c_saves_and_says_how_to_resume_and_a_killed_save_leaves_nothing(medium_data: Path, tmp_path: Path) -> None:
@@ -134,7 +134,7 @@ def test_ctrl_c_saves_and_says_how_to_resume_and_a_killed_save_leaves_nothing(me
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 1, err[-3000:]
     assert f"Stopped by Ctrl+C: saved {last} at epoch " in err and f"; resume with ckpt_path={last}." in err
-    saved = read_checkpoint(last)
+    saved = read_checkpoint(last).raw
     assert saved["global_step"] > 0
     stale = last.with_name(f".last.ckpt.tmp-{2**22 + 7}")  # what a save killed halfway leaves
     stale.write_bytes(b"partial")
@@ -211,7 +211,7 @@ def test_non_finite_loss_stops_with_step_and_keeps_last_good_checkpoint(batch_si
     model.net.forward = poisoned
     with pytest.raises(NonFiniteLossError, match=r"the training loss became nan at epoch 2, step \d+"):
         trainer.fit(model, datamodule=datamodule)
-    last = read_checkpoint(tmp_path / "run" / "checkpoints" / "last.ckpt")
+    last = read_checkpoint(tmp_path / "run" / "checkpoints" / "last.ckpt").raw
     assert last["epoch"] == 0 and all(torch.isfinite(v).all() for v in last["state_dict"].values() if v.is_floating_point())
 
 
@@ -273,7 +273,7 @@ def test_disk_full_while_saving_is_one_sentence_and_keeps_the_last_checkpoint(
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith("Error: could not write ") and "(No space left on device); free disk space" in err
     monkeypatch.setattr(torch, "save", real_save)
-    assert read_checkpoint(tmp_path / "run" / "checkpoints" / "last.ckpt")["epoch"] == 0
+    assert read_checkpoint(tmp_path / "run" / "checkpoints" / "last.ckpt").raw["epoch"] == 0
     assert not list((tmp_path / "run" / "checkpoints").glob(".*tmp*"))
 
 
@@ -295,7 +295,7 @@ def test_sigterm_while_writing_the_results_is_one_sentence(
     assert capsys.readouterr().err.strip().splitlines()[-1] == (
         f"Stopped by SIGTERM: while writing the results; the run is unfinished: ckpt_path=last finishes it ({run})."
     )
-    assert not (run / "metrics.json").exists() and read_checkpoint(run / "checkpoints" / "last.ckpt")["epoch"] == 1
+    assert not (run / "metrics.json").exists() and read_checkpoint(run / "checkpoints" / "last.ckpt").raw["epoch"] == 1
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler lived only while writing
 
 

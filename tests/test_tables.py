@@ -291,7 +291,7 @@ def test_bundled_tables_train_well_at_their_defaults(name: str, seed: int, metri
     assert metrics[metric] >= bound if metric.endswith("acc") else metrics[metric] <= bound
 
 
-@pytest.mark.parametrize("guide", ["guide.ko.md", "guide.en.md"])
+@pytest.mark.parametrize("guide", ["guide.ko.md", "guide.md"])
 def test_the_guides_commands_compose(guide: str) -> None:
     """Every `python train.py ...` line of the Korean guide and its English twin composes a valid
     config, and the twins hold the same commands (the guides stay as true as the README)."""
@@ -393,25 +393,25 @@ def test_eval_prepares_inputs_as_trained_and_names_changed_classes(trained_table
     from lit_dnn.evaluate import as_trained, datamodule_of
 
     checkpoint, table = trained_tables["classification"]
-    _, hparams = load_model(checkpoint)
+    _, record = load_model(checkpoint)
     header, *rows = list(csv.reader(open(table)))
 
     def edited(name: str, edit) -> object:  # noqa: ANN001
         path = tmp_path / name
         with open(path, "w", newline="") as f:
             csv.writer(f).writerows([header, *(edit(list(r)) for r in rows)])
-        dm = datamodule_of(hparams, OmegaConf.create({"ckpt_path": str(checkpoint), "data": {"path": str(path)}}))
+        dm = datamodule_of(record, OmegaConf.create({"ckpt_path": str(checkpoint), "data": {"path": str(path)}}))
         dm.setup("test")
         return dm
 
     rescaled = edited("rescaled.csv", lambda r: [str(float(r[0]) * 1000), *r[1:]])  # x1 now in other units
-    assert rescaled.normalization.as_dict()["mean"][0] == pytest.approx(1000 * hparams["normalization"]["mean"][0], rel=1e-3)
-    as_trained(rescaled, hparams, str(checkpoint))
-    assert rescaled.normalization.as_dict()["mean"] == pytest.approx(hparams["normalization"]["mean"])
+    assert rescaled.normalization.as_dict()["mean"][0] == pytest.approx(1000 * record.normalization["mean"][0], rel=1e-3)
+    as_trained(rescaled, record, str(checkpoint))
+    assert rescaled.normalization.as_dict()["mean"] == pytest.approx(record.normalization["mean"])
 
     renamed = edited("renamed.csv", lambda r: [*r[:3], "wolf" if r[3] == "fox" else r[3]])
     with pytest.raises(CheckpointError, match=r"was trained on the classes cat, dog, fox, but the data has cat, dog, wolf now"):
-        as_trained(renamed, hparams, str(checkpoint))
+        as_trained(renamed, record, str(checkpoint))
 
 
 def test_auto_batch_size_is_a_fiftieth_of_the_training_rows(caplog: pytest.LogCaptureFixture) -> None:

@@ -233,10 +233,29 @@ def test_a_checkpoint_from_the_manual_step_resumes_with_its_clipping(
         hp["model"]["gradient_clip_val"] = 0.5
 
     path = crafted(fashion_run / "checkpoints" / "last.ckpt", tmp_path, "old", old_style)
-    hp = read_checkpoint(path)["hyper_parameters"]
-    assert "batches_per_step" not in hp["data"] and "gradient_clip_val" not in hp["model"] and hp["gradient_clip_val"] == 0.5
+    record = read_checkpoint(path).record
+    assert "batches_per_step" not in record.data and "gradient_clip_val" not in record.model and record.gradient_clip_val == 0.5
     cfg = compose_cfg(tiny_overrides(tiny_data), tmp_path)
     monkeypatch.setattr("lit_dnn.resume.command_line_keys", lambda: [])  # `python train.py ckpt_path=old.ckpt`
-    adopt_checkpoint_config(cfg, hp, path)
+    adopt_checkpoint_config(cfg, record, path)
     _, model, trainer = build(cfg)
     assert trainer.gradient_clip_val == 0.5 and cfg.data.dataset == "fashion_mnist"
+
+
+def test_a_checkpoint_is_read_into_one_typed_record(fashion_run: Path, tmp_path: Path) -> None:
+    """train.py saves ``RunRecord.hparams()``; ``read_checkpoint`` gives the same record back, typed,
+    and is the only reader of a file's hyper_parameters in the package."""
+    from lit_dnn.checkpoint import read_checkpoint
+    from lit_dnn.errors import CheckpointError
+
+    path = fashion_run / "checkpoints" / "last.ckpt"
+    record = read_checkpoint(path).record
+    assert record.hparams() == torch.load(path, weights_only=True)["hyper_parameters"]
+    assert record.class_names[:2] == ["T-shirt/top", "Trouser"] and record.input_shape == (28, 28) and record.table is None
+    assert record.planned_length() == {"max_epochs": 2, "limit_train_batches": None, "max_steps": -1, "accumulate_grad_batches": 1}
+    bad = crafted(path, tmp_path, "typed", lambda hp, canary: hp.update(max_epochs="3"))
+    with pytest.raises(CheckpointError, match=r"typed.ckpt has max_epochs='3', not an integer; pass a .ckpt written by train.py.$"):
+        read_checkpoint(bad)
+    src = ROOT / "src" / "lit_dnn"
+    readers = sorted(p.relative_to(src).as_posix() for p in src.rglob("*.py") if '"hyper_parameters"' in p.read_text())
+    assert readers == ["checkpoint.py"]

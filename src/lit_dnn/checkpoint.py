@@ -8,25 +8,24 @@ datamodules of ``DATAMODULES``). A ``_target_`` written in a file is compared, n
 interpolation, sizes over ``lit_dnn.limits`` and non-finite weights, for every command alike.
 """
 
-import copy
 import importlib
 import inspect
 import math
 import pickle
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from lit_dnn.config_checks import check_data, instantiate
-from lit_dnn.data.normalization import Normalization
+from lit_dnn.config_checks import instantiate
 from lit_dnn.data.registry import DATAMODULES
 from lit_dnn.errors import CheckpointError, ConfigError, first_line
-from lit_dnn.limits import MAX_CLASSES, MAX_INPUT_VALUES, MAX_NAME_CHARS, MAX_PARAMETERS, MAX_TEXT_CHARS
+from lit_dnn.limits import MAX_PARAMETERS, MAX_TEXT_CHARS
 from lit_dnn.models.classifier import Classifier
 from lit_dnn.models.registry import NETS, net_class
+from lit_dnn.record import RunRecord
 from lit_dnn.text import printable
 
 PLAIN = (str, int, float, bool, type(None))
@@ -39,43 +38,6 @@ TARGETS = {
     "model.scheduler": ("lit_dnn.models.schedules.OneCycleFromLR",),
     "data": tuple(DATAMODULES),
 }
-
-
-# the trainer settings that fix a run's length in optimiser steps (a one-cycle schedule is planned
-# for it), with their values where a checkpoint does not record them
-RUN_LENGTH = {"max_epochs": None, "limit_train_batches": None, "max_steps": -1, "accumulate_grad_batches": 1}
-# the trainer's settings a resume takes from its checkpoint unless the command sets them
-RUN_SETTINGS = (*RUN_LENGTH, "gradient_clip_val")
-
-
-def run_length(trainer_cfg: Any) -> dict[str, Any]:
-    """The trainer's settings a checkpoint records: the run's length (a one-cycle schedule is planned
-    for it) and its gradient clipping."""
-    return {
-        **{key: trainer_cfg.get(key, unset) for key, unset in RUN_LENGTH.items()},
-        "gradient_clip_val": trainer_cfg.get("gradient_clip_val"),
-    }
-
-
-def metadata(model_cfg: Any, data_cfg: Any, datamodule: Any, length: dict[str, Any], seed: int) -> dict[str, Any]:
-    """Everything a checkpoint says about its run, as plain values (its ``hyper_parameters``): the
-    configs, the data's shape, head (class names, or regression targets and their scaling) and input
-    normalisation."""
-
-    def to_plain(cfg: Any) -> Any:  # resolved in place: data.seed is ${seed} of the whole config
-        return OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else copy.deepcopy(cfg)
-
-    return {
-        "model": to_plain(model_cfg),
-        "data": to_plain(data_cfg),
-        "input_shape": list(datamodule.input_shape),
-        "task": datamodule.task,
-        **datamodule.head(),
-        "normalization": datamodule.normalization.as_dict(),
-        **({"table": datamodule.schema()} if hasattr(datamodule, "schema") else {}),
-        **length,  # max_epochs, limit_train_batches, max_steps
-        "seed": seed,
-    }
 
 
 def build_model(model_cfg: Any, datamodule: Any) -> Any:
@@ -110,8 +72,14 @@ def build_model(model_cfg: Any, datamodule: Any) -> Any:
     )
 
 
-def read_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Load a checkpoint with ``weights_only=True``, turning every failure into one sentence."""
+class Checkpoint(NamedTuple):
+    record: RunRecord  # what the file says about its run, checked
+    raw: dict[str, Any]  # the file as Lightning wrote it (state_dict, epoch, global_step, ...)
+
+
+def read_checkpoint(path: str | Path) -> Checkpoint:
+    """Load a checkpoint with ``weights_only=True``, turning every failure into one sentence; the
+    one place a file's ``hyper_parameters`` become a ``RunRecord``."""
     path = Path(str(path))
     if path.is_dir():
         raise CheckpointError(f"ckpt_path={path} is a folder; pass a .ckpt file in it, e.g. {path}/last.ckpt.")
@@ -145,25 +113,10 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         )
     for key in ("hyper_parameters", "fit_metrics", "training_curves"):  # what lit-dnn reads back from the file
         check_plain(checkpoint.get(key), path, "" if key == "hyper_parameters" else key)
-    check_record(hp, path)
-    check_head(hp, path)
+    record = RunRecord.from_hparams(hp, path)
     check_weights(checkpoint, path)
-    check_architecture(checkpoint, path)
-    upgrade_record(hp)
-    return checkpoint
-
-
-def upgrade_record(hp: dict[str, Any]) -> None:
-    """A checkpoint from before training used Lightning's automatic optimisation names two settings
-    that moved: ``data.batches_per_step`` (how many batches one Lightning step held; the updates
-    were the same, so it is dropped) and ``model.gradient_clip_val`` (now the trainer's, kept as
-    the run's ``gradient_clip_val`` for a resume)."""
-    data = hp.get("data")
-    if isinstance(data, dict):
-        data.pop("batches_per_step", None)
-    clip = hp["model"].pop("gradient_clip_val", None)
-    if clip is not None and hp.get("gradient_clip_val") is None:
-        hp["gradient_clip_val"] = clip
+    check_architecture(checkpoint, record, path)
+    return Checkpoint(record, checkpoint)
 
 
 def allowed_target(where: str, target: Any) -> bool:
@@ -218,86 +171,6 @@ def check_plain(value: Any, path: str | Path, where: str = "") -> None:
         )
 
 
-# the run's own settings beside model and data: each must have its type before a resume adopts it
-RECORD_TYPES: dict[str, tuple[type, ...]] = {
-    "seed": (int,),
-    "max_epochs": (int, type(None)),
-    "limit_train_batches": (int, float, type(None)),
-    "max_steps": (int,),
-    "accumulate_grad_batches": (int, type(None)),
-    "gradient_clip_val": (int, float, type(None)),
-    "task": (str,),
-}
-
-
-def check_record(hp: dict[str, Any], path: str | Path) -> None:
-    """The checkpoint's own settings have their types, and its input size, output names and their
-    lengths are within ``lit_dnn.limits``, before anything is built from them."""
-    for key, types in RECORD_TYPES.items():
-        value = hp.get(key)
-        if key in hp and (isinstance(value, bool) or not isinstance(value, types)):
-            raise CheckpointError(
-                f"{path} has {key}={printable(repr(value)[:80])}, not a {types[0].__name__}; pass a .ckpt written by train.py."
-            )
-    if hp.get("task", "classification") not in HEADS:
-        raise CheckpointError(
-            f"{path} has task={printable(repr(hp['task'])[:80])}, not one of {', '.join(HEADS)}; pass a .ckpt written by train.py."
-        )
-    if not isinstance(hp.get("data", {}), dict):
-        raise CheckpointError(f"{path} has a data config that is not a mapping; pass a .ckpt written by train.py.")
-    shape = hp.get("input_shape")
-    if not (_positive_ints(shape) and shape):
-        raise CheckpointError(f"{path} lacks a valid input_shape; pass a .ckpt written by train.py.")
-    if math.prod(shape) > MAX_INPUT_VALUES:
-        raise CheckpointError(
-            f"{path} has input_shape={shape}, {math.prod(shape):,} values a sample, over lit-dnn's limit of "
-            f"{MAX_INPUT_VALUES:,} (lit_dnn.limits.MAX_INPUT_VALUES); pass a .ckpt written by train.py."
-        )
-    names = output_names(hp, path)
-    if len(names) > MAX_CLASSES:
-        raise CheckpointError(
-            f"{path} names {len(names):,} outputs, over lit-dnn's limit of {MAX_CLASSES:,} (lit_dnn.limits.MAX_CLASSES); "
-            f"pass a .ckpt written by train.py."
-        )
-    long = next((n for n in names if len(n) > MAX_NAME_CHARS), None)
-    if long is not None:
-        raise CheckpointError(
-            f"{path} has an output name of {len(long):,} characters ({printable(long[:40])}...), over lit-dnn's limit of "
-            f"{MAX_NAME_CHARS} (lit_dnn.limits.MAX_NAME_CHARS); pass a .ckpt written by train.py."
-        )
-
-
-def check_head(hp: dict[str, Any], path: str | Path) -> None:
-    """The input normalisation, a regression's target scaling and the data settings: what eval,
-    predict, export and a resume read beside the weights, each refused here if it could not work."""
-    norm = hp.get("normalization")
-    if not (isinstance(norm, dict) and {"scale", "mean", "std"} <= set(norm)):
-        raise CheckpointError(f"{path} lacks its input normalisation (scale, mean, std); pass a .ckpt written by train.py.")
-    try:
-        Normalization.from_dict(norm, tuple(hp["input_shape"]))
-    except ValueError as err:
-        raise CheckpointError(f"{path} has an input normalisation that does not fit ({err}); pass a .ckpt written by train.py.") from err
-    if hp.get("task") == "regression":
-        from lit_dnn.models.regressor import LOSSES
-
-        stats = [hp.get("target_mean"), hp.get("target_std")]
-        n = len(hp["target_names"])
-        if (
-            not all(isinstance(s, list) and len(s) == n and all(isinstance(v, (int, float)) for v in s) for s in stats)
-            or min(stats[1]) < Normalization.TINY
-            or hp["model"].get("loss", "mse") not in LOSSES
-        ):
-            raise CheckpointError(
-                f"{path} lacks a valid target scaling (target_mean, target_std) or loss; pass a .ckpt written by train.py."
-            )
-    try:  # the same rules as a training config's data (sizes of generated data among them)
-        check_data(OmegaConf.create(hp.get("data", {})))
-    except ConfigError as err:
-        raise CheckpointError(
-            f"{path} has data settings lit-dnn refuses ({str(err).rstrip('.')}); pass a .ckpt written by train.py."
-        ) from err
-
-
 def check_weights(checkpoint: dict[str, Any], path: str | Path) -> None:
     """Tensors only, and the network's finite: NaN or infinite weights would give NaN predictions and metrics."""
     for key, tensor in checkpoint["state_dict"].items():
@@ -312,12 +185,12 @@ def check_weights(checkpoint: dict[str, Any], path: str | Path) -> None:
             )
 
 
-def check_architecture(checkpoint: dict[str, Any], path: str | Path) -> None:
+def check_architecture(checkpoint: dict[str, Any], record: RunRecord, path: str | Path) -> None:
     """The network the settings describe, built on the meta device (no memory), must be the one
     whose weights the file holds, and within ``MAX_PARAMETERS``: a file cannot ask for more memory
     than it brings."""
     with torch.device("meta"):
-        net = net_from_hparams(checkpoint["hyper_parameters"], path)
+        net = net_of(record, path)
     parameters = sum(p.numel() for p in net.parameters())
     if parameters > MAX_PARAMETERS:
         raise CheckpointError(
@@ -328,25 +201,11 @@ def check_architecture(checkpoint: dict[str, Any], path: str | Path) -> None:
     check_shapes({"state_dict": held}, torch.nn.ModuleDict({"net": net}), path)  # the model's own key names
 
 
-def _positive_ints(value: Any) -> bool:
-    return isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)
-
-
-def output_names(hp: dict[str, Any], path: str | Path) -> list[str]:
-    """The class names (two or more) or, for a regression, the target names (one or more)."""
-    regression = hp.get("task") == "regression"
-    names = hp.get("target_names" if regression else "class_names")
-    if not (isinstance(names, list) and len(names) >= (1 if regression else 2) and all(isinstance(c, str) for c in names)):
-        raise CheckpointError(f"{path} lacks valid {'target_names' if regression else 'class_names'}; pass a .ckpt written by train.py.")
-    return names
-
-
-def net_from_hparams(hp: dict[str, Any], path: str | Path) -> torch.nn.Module:
+def net_of(record: RunRecord, path: str | Path) -> torch.nn.Module:
     """The checkpoint's network: a class of the registry (``NETS``) built from its checked arguments."""
-    net = hp["model"].get("net")
-    shape, classes = hp.get("input_shape"), output_names(hp, path)
-    if not (_positive_ints(shape) and shape and isinstance(net, dict)):
-        raise CheckpointError(f"{path} lacks a valid input_shape or model.net; pass a .ckpt written by train.py.")
+    net = record.model.get("net")
+    if not isinstance(net, dict):
+        raise CheckpointError(f"{path} lacks a valid model.net; pass a .ckpt written by train.py.")
     target = net.get("_target_")
     accepted = set(inspect.signature(net_class(target)).parameters) - {"input_shape", "num_classes"} if target in NETS else set()
     unknown = sorted(set(net) - accepted - {"_target_"})
@@ -357,9 +216,11 @@ def net_from_hparams(hp: dict[str, Any], path: str | Path) -> torch.nn.Module:
         )
     kwargs = {k: v for k, v in net.items() if k != "_target_"}
     name = target.rsplit(".", 1)[-1]
+    outputs = len(record.output_names)
+    if record.model.get("binary_output") == "sigmoid" and outputs == 2:
+        outputs = 1
     try:  # the network checks its own arguments (its module's check_arguments)
-        outputs = 1 if hp["model"].get("binary_output") == "sigmoid" and len(classes) == 2 else len(classes)
-        return net_class(target)(input_shape=tuple(shape), num_classes=outputs, **kwargs)
+        return net_class(target)(input_shape=record.input_shape, num_classes=outputs, **kwargs)
     except (ValueError, TypeError) as err:
         reason = str(err).rstrip(".")
         raise CheckpointError(f"{path} has model.net settings {name} refuses ({reason}); pass a .ckpt written by train.py.") from err
@@ -391,27 +252,25 @@ def check_from_checkpoint(cfg: DictConfig, command: str) -> None:
         )
 
 
-def load_model(path: str | Path) -> tuple[Any, dict[str, Any]]:
-    """The trained model of a checkpoint (a ``Classifier`` or a ``Regressor``), in eval mode, and its hyperparameters."""
-    checkpoint = read_checkpoint(path)
-    hp = checkpoint["hyper_parameters"]
-    net = net_from_hparams(hp, path)
-    if hp.get("task") == "regression":
+def load_model(path: str | Path) -> tuple[Any, RunRecord]:
+    """The trained model of a checkpoint (a ``Classifier`` or a ``Regressor``), in eval mode, and its record."""
+    record, checkpoint = read_checkpoint(path)
+    net = net_of(record, path)
+    if record.regression:
         from lit_dnn.models.regressor import Regressor
 
-        stats = [hp.get("target_mean"), hp.get("target_std")]
-        loss = hp["model"].get("loss", "mse")
-        model = Regressor(net, target_names=hp["target_names"], target_mean=stats[0], target_std=stats[1], loss=loss)
+        loss = record.model.get("loss", "mse")
+        model = Regressor(net, target_names=record.target_names, target_mean=record.target_mean, target_std=record.target_std, loss=loss)
     else:
-        model = Classifier(net, class_names=hp["class_names"], binary_output=hp["model"].get("binary_output", "softmax"))
+        model = Classifier(net, class_names=record.class_names, binary_output=record.model.get("binary_output", "softmax"))
     check_shapes(checkpoint, model, path)
     model.load_state_dict(checkpoint["state_dict"])
-    return model.eval(), hp
+    return model.eval(), record
 
 
-def datamodule_from_hparams(data: dict[str, Any], ckpt_path: str | Path, /, **overrides: Any) -> Any:
-    """The checkpoint's datamodule: a class of ``DATAMODULES`` built from the file's plain arguments."""
-    target = data.get("_target_") if isinstance(data, dict) else None
+def datamodule_of_record(record: RunRecord, ckpt_path: str | Path, /, **overrides: Any) -> Any:
+    """The checkpoint's datamodule: a class of ``DATAMODULES`` built from the record's plain arguments."""
+    target = record.data.get("_target_")
     if target not in DATAMODULES:
         raise CheckpointError(
             f"{ckpt_path} names data {target!r}, not one of lit-dnn's datamodules ({', '.join(DATAMODULES)}); "
@@ -420,5 +279,5 @@ def datamodule_from_hparams(data: dict[str, Any], ckpt_path: str | Path, /, **ov
     module, name = target.rsplit(".", 1)
     cls = getattr(importlib.import_module(module), name)
     accepted = set(inspect.signature(cls).parameters)
-    kwargs = {k: v for k, v in {**data, **overrides}.items() if k in accepted}
+    kwargs = {k: v for k, v in {**record.data, **overrides}.items() if k in accepted}
     return cls(**kwargs)

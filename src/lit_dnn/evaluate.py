@@ -7,10 +7,11 @@ from typing import Any
 import lightning as L
 from omegaconf import DictConfig, OmegaConf
 
-from lit_dnn.checkpoint import check_from_checkpoint, datamodule_from_hparams, load_model
+from lit_dnn.checkpoint import check_from_checkpoint, datamodule_of_record, load_model
 from lit_dnn.config_checks import check_loggers, instantiate, instantiate_all
 from lit_dnn.data.normalization import Normalization
 from lit_dnn.errors import CheckpointError
+from lit_dnn.record import RunRecord
 from lit_dnn.results import log_test_line
 from lit_dnn.run_dir import plain, write_json
 from lit_dnn.text import printable
@@ -18,20 +19,19 @@ from lit_dnn.text import printable
 log = logging.getLogger(__name__)
 
 
-def datamodule_of(hparams: dict[str, Any], cfg: DictConfig) -> L.LightningDataModule:
+def datamodule_of(record: RunRecord, cfg: DictConfig) -> L.LightningDataModule:
     """The datamodule a checkpoint was trained on; ``data_dir`` from this machine, ``data.*`` overrides."""
-    data = hparams.get("data")
-    if not isinstance(data, dict):
+    if not record.data:
         raise CheckpointError(f"{cfg.ckpt_path} does not say which data it was trained on; pass a .ckpt written by train.py.")
     overrides = OmegaConf.to_container(cfg.get("data") or OmegaConf.create({}), resolve=True)
-    return datamodule_from_hparams(data, cfg.ckpt_path, **overrides)
+    return datamodule_of_record(record, cfg.ckpt_path, **overrides)
 
 
-def as_trained(datamodule: Any, hparams: dict[str, Any], path: str) -> None:
+def as_trained(datamodule: Any, record: RunRecord, path: str) -> None:
     """Test the model on inputs prepared as in training: the checkpoint's normalisation, not one
     recomputed from the file as it is today, and the checkpoint's class names; a table must still
     have the classes and input columns it was trained on (else one sentence)."""
-    names = hparams.get("class_names")
+    names = record.class_names
     now = list(datamodule.class_names) if datamodule.task == "classification" else names
     table = hasattr(datamodule, "schema")  # a table's labels are encoded from its values: they must not have changed
     if names is not None and now != list(names) and (table or len(now) != len(names)):
@@ -41,23 +41,23 @@ def as_trained(datamodule: Any, hparams: dict[str, Any], path: str) -> None:
         )
     if names is not None and datamodule.task == "classification":
         datamodule.class_names = list(names)  # the checkpoint's names for the dataset's class indices
-    trained = (hparams.get("table") or {}).get("input_columns")
+    trained = (record.table or {}).get("input_columns")
     columns = datamodule.schema()["input_columns"] if table else trained
     if trained is not None and columns != trained:
         raise CheckpointError(
             f"{path} was trained on the input columns {', '.join(trained)}, but the table gives "
             f"{', '.join(columns)} now; evaluate on the table it was trained on."
         )
-    datamodule.normalization = Normalization.from_dict(hparams["normalization"], tuple(hparams["input_shape"]))
+    datamodule.normalization = Normalization.from_dict(record.normalization, record.input_shape)
 
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     check_loggers(cfg.get("logger"))
     check_from_checkpoint(cfg, "eval.py")
-    model, hparams = load_model(cfg.ckpt_path)
-    datamodule = datamodule_of(hparams, cfg)
+    model, record = load_model(cfg.ckpt_path)
+    datamodule = datamodule_of(record, cfg)
     datamodule.setup("test")
-    as_trained(datamodule, hparams, cfg.ckpt_path)
+    as_trained(datamodule, record, cfg.ckpt_path)
     L.seed_everything(cfg.seed, verbose=False)
     trainer: L.Trainer = instantiate(cfg.trainer, "trainer", logger=instantiate_all(cfg.get("logger"), "logger") or False)
     metrics = {k: plain(v) for k, v in trainer.test(model, datamodule=datamodule, verbose=False)[0].items()}

@@ -45,12 +45,12 @@ def predict(cfg: DictConfig) -> list[dict[str, Any]]:
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ConfigError(f"{key}={value!r} must be a positive integer.")
     check_from_checkpoint(cfg, "predict.py")
-    model, hp = load_model(cfg.ckpt_path)
-    if "table" in hp:  # a model trained on a table reads a table with its feature columns
-        names, raw = load_table_inputs(cfg.input, hp["table"])
+    model, record = load_model(cfg.ckpt_path)
+    if record.table is not None:  # a model trained on a table reads a table with its feature columns
+        names, raw = load_table_inputs(cfg.input, record.table)
     else:
-        names, raw = load_inputs(cfg.input, tuple(hp["input_shape"]), invert=cfg.invert)
-    inputs = normalize(raw, hp["normalization"])
+        names, raw = load_inputs(cfg.input, record.input_shape, invert=cfg.invert)
+    inputs = normalize(raw, record.normalization)
     trainer: L.Trainer = instantiate(cfg.trainer, "trainer", logger=False, enable_progress_bar=len(names) > 10_000)
     outputs = torch.cat(trainer.predict(model, dataloaders=DataLoader(TensorDataset(inputs), batch_size=cfg.batch_size)))
     bad = ~torch.isfinite(outputs).all(dim=1)
@@ -61,12 +61,12 @@ def predict(cfg: DictConfig) -> list[dict[str, Any]]:
             f"{printable(first)}), whose values lie far outside the training data's; check their scale (predict.py "
             f"normalises them as training did)."
         )
-    if hp.get("task") == "regression":
-        targets = hp["target_names"]
+    if record.regression:
+        targets = record.target_names
         rows = [{"input": name, **{t: f"{v:.6g}" for t, v in zip(targets, values)}} for name, values in zip(names, outputs.tolist())]
         columns = ["input", *targets]
     else:
-        rows, columns = class_rows(names, outputs, hp["class_names"], cfg.top_k)
+        rows, columns = class_rows(names, outputs, record.class_names, cfg.top_k)
 
     table = Table(title=f"Predictions of {Path(cfg.ckpt_path).name}")
     for column in columns:

@@ -19,8 +19,9 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from lit_dnn.checkpoint import RUN_LENGTH, RUN_SETTINGS, run_length
+from lit_dnn.checkpoint import Checkpoint
 from lit_dnn.errors import ConfigError
+from lit_dnn.record import RunRecord, run_length
 from lit_dnn.run_dir import claim_run_folder, is_finished, run_dir_of
 
 log = logging.getLogger(__name__)
@@ -57,14 +58,12 @@ def _flatten(value: Any, prefix: str) -> dict[str, Any]:
     return {prefix: value}
 
 
-def adopt_checkpoint_config(cfg: DictConfig, hp: dict[str, Any], path: Path) -> None:
+def adopt_checkpoint_config(cfg: DictConfig, record: RunRecord, path: Path) -> None:
     """Make ``cfg`` the checkpoint's run: its model, data, seed and length, with safe changes kept."""
     command_keys = command_line_keys()
-    theirs: dict[str, Any] = {**_flatten(hp["model"], "model"), **_flatten(hp.get("data", {}), "data")}
-    if "seed" in hp:
-        theirs["seed"] = hp["seed"]
-    if "max_epochs" in hp:
-        theirs["trainer.max_epochs"] = hp["max_epochs"]
+    theirs: dict[str, Any] = {**_flatten(record.model, "model"), **_flatten(record.data, "data")}
+    if record.seed is not None:
+        theirs["seed"] = record.seed
     ours = {
         **_flatten(OmegaConf.to_container(cfg.model, resolve=True), "model"),
         **_flatten(OmegaConf.to_container(cfg.data, resolve=True), "data"),
@@ -72,7 +71,7 @@ def adopt_checkpoint_config(cfg: DictConfig, hp: dict[str, Any], path: Path) -> 
         "trainer.max_epochs": cfg.trainer.max_epochs,
     }
     safe = {f"data.{k}" for k in SAFE_DATA} | {"trainer.max_epochs"}  # max_epochs: check_schedule guards one-cycle runs
-    if "seed" not in hp:
+    if record.seed is None:  # a checkpoint from before seeds were recorded
         safe.add("seed")
     differences = [
         f"{k}={ours.get(k, '<unset>')!r} (checkpoint: {theirs.get(k, '<unset>')!r})"
@@ -86,26 +85,25 @@ def adopt_checkpoint_config(cfg: DictConfig, hp: dict[str, Any], path: Path) -> 
             f"drop those overrides to continue that run, or start a new run without ckpt_path."
         )
     with open_dict(cfg):
-        cfg.model = OmegaConf.create(hp["model"])
-        if "data" in hp:  # where this machine keeps the files, for a datamodule that reads files
+        cfg.model = OmegaConf.create(record.model)
+        if record.data:  # where this machine keeps the files, for a datamodule that reads files
             cfg.data = OmegaConf.merge(
-                OmegaConf.create(hp["data"]), {k: cfg.data[k] for k in SAFE_DATA if k in cfg.data and k in hp["data"]}
+                OmegaConf.create(record.data), {k: cfg.data[k] for k in SAFE_DATA if k in cfg.data and k in record.data}
             )
-        if "seed" in hp and not _set_by("seed", command_keys):
-            cfg.seed = hp["seed"]
-        for key in RUN_SETTINGS:  # the run's length and clipping, unless this command sets them
-            if key in hp and not _set_by(f"trainer.{key}", command_keys):
-                cfg.trainer[key] = hp[key]
+        if record.seed is not None and not _set_by("seed", command_keys):
+            cfg.seed = record.seed
+        for key, value in record.settings().items():  # the run's length and clipping, unless this command sets them
+            if not _set_by(f"trainer.{key}", command_keys):
+                cfg.trainer[key] = value
 
 
-def check_schedule(checkpoint: dict[str, Any], cfg: DictConfig, path: Path) -> None:
+def check_schedule(checkpoint: Checkpoint, cfg: DictConfig, path: Path) -> None:
     """A one-cycle schedule is planned for the run's length (its epochs, batches an epoch and step
     limit): resuming must keep that length, or the schedule would be stepped past its end."""
-    hp = checkpoint["hyper_parameters"]
-    planned = {key: hp.get(key, unset) for key, unset in RUN_LENGTH.items()}
+    planned = checkpoint.record.planned_length()
     ours = run_length(cfg.trainer)
     changed = " ".join(f"trainer.{k}={planned[k]}" for k in planned if ours[k] != planned[k])
-    if "total_steps" in (checkpoint.get("lr_schedulers") or [{}])[0] and changed:
+    if "total_steps" in (checkpoint.raw.get("lr_schedulers") or [{}])[0] and changed:
         raise ConfigError(
             f"{path} resumes a one-cycle learning-rate schedule planned for {changed}; keep {changed}, "
             f"or train a new run with model.scheduler=null to extend training freely."

@@ -11,10 +11,11 @@ from omegaconf import DictConfig
 
 from lit_dnn.callbacks.reproducible import EpochSeed, PreemptionCheckpoint
 from lit_dnn.callbacks.summary import summary_text
-from lit_dnn.checkpoint import build_model, check_shapes, metadata, read_checkpoint, run_length
+from lit_dnn.checkpoint import build_model, check_shapes, read_checkpoint
 from lit_dnn.config_checks import check_metric_names, check_train_config, instantiate, instantiate_all
 from lit_dnn.entry_points import remove_if_empty_run_folder, sigterm_stops
 from lit_dnn.provenance import seconds_since_process_start, write_provenance
+from lit_dnn.record import RunRecord, run_length
 from lit_dnn.results import stopped_while_writing, write_results
 from lit_dnn.resume import adopt_checkpoint_config, check_schedule, resume_folder
 from lit_dnn.run_dir import plain, resolve_ckpt_path
@@ -29,7 +30,7 @@ def build(cfg: DictConfig, extra_callbacks: list[Any] = ()) -> tuple[L.Lightning
     datamodule.prepare_data()
     datamodule.setup("fit")  # missing or broken data fails here, before the trainer starts
     model = build_model(cfg.model, datamodule)  # a table's shape and classes are known once it is read
-    model.save_hyperparameters(metadata(cfg.model, cfg.data, datamodule, run_length(cfg.trainer), cfg.seed))
+    model.save_hyperparameters(RunRecord.of_run(cfg.model, cfg.data, datamodule, run_length(cfg.trainer), cfg.seed).hparams())
     callbacks = [*instantiate_all(cfg.get("callbacks"), "callbacks"), EpochSeed(cfg.seed), PreemptionCheckpoint(), *extra_callbacks]
     loggers = instantiate_all(cfg.get("logger"), "logger")
     trainer: L.Trainer = instantiate(cfg.trainer, "trainer", callbacks=callbacks, logger=loggers or False)
@@ -83,7 +84,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     if ckpt_path is not None:
         resumed = read_checkpoint(ckpt_path)  # fail now on a bad file, not after setup
         ckpt_path = ckpt_path.resolve()
-        adopt_checkpoint_config(cfg, resumed["hyper_parameters"], ckpt_path)
+        adopt_checkpoint_config(cfg, resumed.record, ckpt_path)
         check_train_config(cfg)
         check_schedule(resumed, cfg, ckpt_path)
         resume_folder(cfg, ckpt_path)
@@ -102,7 +103,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     # after the last config check: a command refused in one sentence leaves no run folder behind
     commit = write_provenance(Path(cfg.paths.output_dir), Path(cfg.paths.root_dir), write=trainer.is_global_zero)
     if ckpt_path is not None:
-        check_shapes(resumed, model, ckpt_path)
+        check_shapes(resumed.raw, model, ckpt_path)
     trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     announce_early_stop(trainer)
 
