@@ -49,7 +49,7 @@ BAD = [
     (["data.val_split=0"], "data.val_split=0 leaves no training or no validation samples"),
     (["data.standardize=zscore"], "data.standardize='zscore' is not one of global, pixel, none"),
     (["data.val_from=first"], "data.val_from='first' is not one of random, last"),
-    (["data=binary", "data.test_split=1000"], "data.test_split=1000 leaves no training or no validation samples out of 1000"),
+    (["data=binary", "data.test_split=1000"], "data.test_split=1000 leaves no training or no test samples out of 1000"),
     (["data=binary", "data.n_informative=30"], "data.n_informative + data.n_redundant = 30 + 5 must be at most data.n_features=20"),
     (["data.dataset=cifar10"], "data.dataset='cifar10' is unknown; use one of mnist, fashion_mnist"),
     (["seed=abc"], "seed='abc' must be an integer"),
@@ -309,7 +309,7 @@ def test_a_typo_on_the_real_command_line_and_what_now_composes(tmp_path: Path) -
     assert result.returncode == 2 and not (tmp_path / "run").exists()
     assert result.stderr.strip().splitlines() == [
         "Error: data=mnst is not an option (did you mean data=mnist?); choose one of binary, boston, breast_cancer, csv, "
-        "diabetes, fashion_mnist, iris, mnist, wine."
+        "diabetes, fashion_mnist, images, iris, mnist, wine."
     ]
     assert problem(ROOT / "conf", "train", ["optimizer=sgd", "model.optimizer.momentum=0.9"]) is None  # Keras' SGD(momentum=0.9)
     assert problem(ROOT / "conf", "train", ["+trainer.limit_train_batches=2", "data=binary"]) is None

@@ -28,7 +28,7 @@ def test_cnn_is_keras_simple_mnist_convnet_in_the_summary() -> None:
     text = summary_text(CNN(), (28, 28))  # the summary walks any network with forward hooks
     rows = [line.split() for line in text.splitlines() if re.match(r"^[a-z0-9]+_\d+ ", line)]
     assert [r[0] for r in rows] == [
-        "unflatten_0", "conv2d_1", "relu_2", "maxpool2d_3", "conv2d_4", "relu_5", "maxpool2d_6", "flatten_7", "dropout_8", "linear_9",
+        "channelsfirst_0", "conv2d_1", "relu_2", "maxpool2d_3", "conv2d_4", "relu_5", "maxpool2d_6", "flatten_7", "dropout_8", "linear_9",
     ]  # fmt: skip
     shapes = [" ".join(r[2:-1]) for r in rows]
     assert shapes[1] == "(None, 32, 26, 26)" and shapes[6] == "(None, 64, 5, 5)" and shapes[-1] == "(None, 10)"
@@ -52,7 +52,7 @@ def test_model_cnn_trains_evaluates_and_exports(tiny_data: Path, tmp_path: Path,
     assert metrics["test/acc"] > 0.9  # the tiny digits are easy
     checkpoint = metrics["best_model_path"]
     model, hp = load_model(checkpoint)  # built from the registry, never from the file's _target_
-    assert isinstance(model.net, CNN) and hp["model"]["net"]["filters"] == [32, 64]
+    assert isinstance(model.net, CNN) and hp.model["net"]["filters"] == [32, 64]
     evaluated = evaluate(
         compose_cfg([f"ckpt_path={checkpoint}", f"data.data_dir={tiny_data}", "trainer.accelerator=cpu"], tmp_path / "e", "eval")
     )
@@ -62,7 +62,7 @@ def test_model_cnn_trains_evaluates_and_exports(tiny_data: Path, tmp_path: Path,
     cfg.paths.output_dir = str(out)
     export(cfg)
     images, _ = load_split(tiny_data, "mnist", "test")
-    inputs = normalize(images[:20].numpy(), hp["normalization"])
+    inputs = normalize(images[:20].numpy(), hp.normalization)
     with torch.no_grad():
         expected = model.predict_step(inputs, 0).numpy()
     got = ort.InferenceSession(str(out / "model.onnx")).run(["probabilities"], {"input": inputs.numpy()})[0]
@@ -72,7 +72,7 @@ def test_model_cnn_trains_evaluates_and_exports(tiny_data: Path, tmp_path: Path,
 
 def test_cnn_on_a_table_and_bad_cnn_settings_are_one_sentence(tmp_path: Path) -> None:
     with pytest.raises(
-        ConfigError, match=r"model=cnn reads images \(height, width\), but this data's inputs have shape \(4,\); use model=mlp"
+        ConfigError, match=r"model=cnn reads images \(height, width\[, channels\]\), but this data's inputs have shape \(4,\)"
     ):
         train(compose_cfg(["data=iris", "model=cnn", "logger=csv"], tmp_path))
     from lit_dnn.config_checks import check_train_config

@@ -268,8 +268,8 @@ def check_argument_types(node: Any, key: str) -> None:
         except Exception:  # noqa: BLE001 - not a class, or annotations that do not evaluate: not judged
             parameters = {}
     for name in node:
-        if str(name).startswith("_") and str(name).endswith("_"):
-            continue
+        if str(name).startswith("_") and str(name).endswith("_") or OmegaConf.is_missing(node, name):
+            continue  # a missing ??? value: reading it names the key (entry_points)
         child = node.get(name)
         if OmegaConf.is_dict(child):
             check_argument_types(child, f"{key}.{name}")

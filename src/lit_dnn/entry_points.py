@@ -102,6 +102,8 @@ WRITE_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPE
 REQUIRED = {
     "ckpt_path": "a .ckpt written by train.py, e.g. logs/train/runs/<run>/checkpoints/last.ckpt",
     "input": "a folder of images, one image, or a .npy array",
+    "data.path": "your table's file (data=csv) or folder of class subfolders (data=images)",
+    "data.target": "the column to predict",
 }
 
 

@@ -13,21 +13,31 @@ from lit_dnn.errors import DataError
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
 
 
-def read_image(path: Path, size: tuple[int, int], invert: bool) -> np.ndarray:
-    """Any image → grayscale ``size`` uint8, light strokes on dark as in MNIST.
+def image_mode(shape: tuple[int, ...]) -> str | None:
+    """``L`` for (height, width), ``RGB`` / ``RGBA`` for (height, width, 3 / 4); None for other inputs."""
+    if len(shape) == 2:
+        return "L"
+    return {3: "RGB", 4: "RGBA"}.get(shape[2]) if len(shape) == 3 else None
 
-    ``invert`` turns dark-on-light photos and scans (black ink on white paper) around.
+
+PREDICT_FIX = "pass PNG or JPEG files, or a .npy array"
+
+
+def read_image(path: Path, shape: tuple[int, ...], invert: bool = False, fix: str = PREDICT_FIX) -> np.ndarray:
+    """Any image → a uint8 array of the model's sample ``shape`` (grayscale or colour), resized
+    bilinearly as Keras' ``image_dataset_from_directory`` does; ``fix`` ends the sentence of a bad file.
+
+    ``invert`` turns dark-on-light photos and scans (black ink on white paper) around, for models
+    trained on light strokes on dark as in MNIST.
     """
     try:
         with Image.open(path) as image:
-            gray = image.convert("L").resize((size[1], size[0]), Image.Resampling.BILINEAR)
+            picture = image.convert(image_mode(shape)).resize((shape[1], shape[0]), Image.Resampling.BILINEAR)
     except Image.DecompressionBombError as err:
-        raise DataError(
-            f"{path} has more pixels than Pillow reads safely (its decompression-bomb guard); shrink it to a picture of one sample first."
-        ) from err
-    except (UnidentifiedImageError, OSError) as err:
-        raise DataError(f"cannot read {path} as an image ({type(err).__name__}); pass PNG or JPEG files, or a .npy array.") from err
-    array = np.asarray(gray, dtype=np.uint8)
+        raise DataError(f"{path} has more pixels than Pillow reads safely (its decompression-bomb guard); shrink it first.") from err
+    except (UnidentifiedImageError, OSError, ValueError) as err:
+        raise DataError(f"cannot read {path} as an image ({type(err).__name__}); {fix}.") from err
+    array = np.asarray(picture, dtype=np.uint8)
     return 255 - array if invert else array
 
 
@@ -61,7 +71,7 @@ def load_inputs(source: str | Path, input_shape: tuple[int, ...], invert: bool =
             expected = ", ".join(["N", *map(str, input_shape)])
             raise DataError(f"{path} has shape {tuple(array.shape)} but the model expects ({expected}); reshape the array.")
         return [f"{path.name}[{i}]" for i in range(len(array))], array
-    if len(input_shape) != 2:
+    if image_mode(tuple(input_shape)) is None:
         raise DataError(
             f"this model takes {input_shape[0]} features per sample, not images; pass a .npy array of shape (N, {input_shape[0]})."
         )
@@ -80,12 +90,20 @@ def normalize(raw: np.ndarray, normalization: dict[str, Any]) -> torch.Tensor:
 def load_table_inputs(source: str | Path, schema: dict[str, Any]) -> tuple[list[str], np.ndarray]:
     """Row names and raw model inputs of a table with the training table's feature columns (its target
     columns may be there too, and are ignored), encoded as training encoded them."""
-    from lit_dnn.data.table import encode_features, read_table
+    from lit_dnn.data.table import read_table
 
     path = str(Path(str(source)).expanduser())
     frame = read_table(path) if Path(path).is_file() else None
     if frame is None:
         raise DataError(f"input={source} is not a file; pass a CSV with the columns {', '.join(schema['features'])}.")
+    return table_inputs(frame, schema, path)
+
+
+def table_inputs(frame: Any, schema: dict[str, Any], path: str) -> tuple[list[str], np.ndarray]:
+    """Row names and raw model inputs of a pandas table (``path`` names it in errors): the training
+    table's feature columns, encoded as training encoded them."""
+    from lit_dnn.data.table import encode_features
+
     features = schema["features"]
     missing = [c for c in features if c not in frame.columns]
     extra = [str(c) for c in frame.columns if c not in features and c not in schema["targets"]]

@@ -16,6 +16,7 @@ DATAMODULES: dict[str, str | None] = {
     "lit_dnn.data.image.ImageDataModule": "lit_dnn.config_checks:check_image_data",
     "lit_dnn.data.binary.BinaryDataModule": "lit_dnn.config_checks:check_binary_data",
     "lit_dnn.data.table.TableDataModule": None,
+    "lit_dnn.data.folder.ImageFolderDataModule": None,
 }
 
 

@@ -12,7 +12,7 @@ def split_size(val_split: float, pool: int, key: str = "data.val_split") -> int:
     size = round(pool * val_split) if 0 < val_split < 1 else int(val_split)
     if val_split != size and val_split >= 1 or not 1 <= size < pool:
         raise ConfigError(
-            f"{key}={val_split} leaves no training or no validation samples out of {pool}; "
+            f"{key}={val_split} leaves no training or no {'test' if 'test' in key else 'validation'} samples out of {pool}; "
             f"use a count between 1 and {pool - 1} or a fraction in (0, 1)."
         )
     return size

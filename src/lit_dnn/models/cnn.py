@@ -2,6 +2,7 @@
 
 from collections.abc import Sequence
 
+import torch
 from torch import nn
 
 from lit_dnn.errors import ConfigError
@@ -28,10 +29,19 @@ def check_arguments(
         raise ConfigError(f"model.net.init={init!r} is unknown; use one of {', '.join(INITS)}.")
 
 
+class ChannelsFirst(nn.Module):
+    """Images as the datamodules hold them, ``(N, H, W)`` or channels last ``(N, H, W, C)`` as
+    Keras does, to the ``(N, C, H, W)`` that ``Conv2d`` takes."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.unsqueeze(1) if x.dim() == 3 else x.permute(0, 3, 1, 2)
+
+
 class CNN(SequentialNet):
     """[Conv2d(k×k) → ReLU → MaxPool2d(2)] per entry of ``filters`` → Flatten → Dropout → Linear.
 
-    Takes images ``(N, H, W)`` (one channel, as the datamodules hold them) and returns logits.
+    Takes images ``(N, H, W)`` or ``(N, H, W, C)`` (channels last, as Keras and ``data=images``
+    hold colour) and returns logits.
     ``init="glorot"`` initialises as Keras does (Glorot-uniform weights, zero biases).
     """
 
@@ -46,14 +56,14 @@ class CNN(SequentialNet):
     ) -> None:
         super().__init__()
         check_arguments(filters, kernel_size, dropout, init)
-        if len(input_shape) != 2:
+        if len(input_shape) not in (2, 3):
             raise ConfigError(
-                f"model=cnn reads images (height, width), but this data's inputs have shape {tuple(input_shape)}; "
+                f"model=cnn reads images (height, width[, channels]), but this data's inputs have shape {tuple(input_shape)}; "
                 f"use model=mlp for a table."
             )
-        height, width = input_shape
-        layers: list[nn.Module] = [nn.Unflatten(1, (1, height))]  # (N, H, W) → (N, 1, H, W): one channel
-        channels = 1
+        height, width = input_shape[:2]
+        channels = input_shape[2] if len(input_shape) == 3 else 1
+        layers: list[nn.Module] = [ChannelsFirst()]
         for count in filters:
             height, width = (height - kernel_size + 1) // 2, (width - kernel_size + 1) // 2
             if height < 1 or width < 1:
