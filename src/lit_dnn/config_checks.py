@@ -203,6 +203,16 @@ def check_installed(package: str, needed_by: str, extra: str, instead: str) -> N
         )
 
 
+def check_serve(cfg: DictConfig) -> None:
+    """serve.py: its packages (the "serve" extra; onnxruntime for a .onnx file) and a port to listen on."""
+    for package in ("fastapi", "uvicorn", "multipart"):
+        check_installed(package, "serve.py", "serve", "use predict.py on files")
+    if str(cfg.ckpt_path).endswith(".onnx"):
+        check_installed("onnxruntime", "serving a .onnx file", "export", "serve the .ckpt it was exported from")
+    if not (_is_int(cfg.port) and 0 <= cfg.port <= 65535):
+        raise ConfigError(f"port={cfg.port!r} must be a whole number from 0 to 65535, e.g. 8000.")
+
+
 # Lightning's loggers whose package comes only with lit-dnn's "trackers" extra; Lightning's own
 # error would come when the logger is built, wrapped in Hydra's multi-line one
 LOGGER_PACKAGES = {"WandbLogger": "wandb", "MLFlowLogger": "mlflow"}

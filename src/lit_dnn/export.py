@@ -63,12 +63,11 @@ def export(cfg: DictConfig) -> Path:
     if cfg.format == "onnx":
         check_installed("onnx", "format=onnx", "export", "use format=torchscript")
     check_from_checkpoint(cfg, "export.py")
-    model, hp = load_model(cfg.ckpt_path)
-    table = hp.get("table")
-    regression = hp.get("task") == "regression"
-    module = (TableModel(model, hp["normalization"], regression) if table else WithSoftmax(model.net)).eval()
+    model, record = load_model(cfg.ckpt_path)
+    table, regression = record.table, record.regression
+    module = (TableModel(model, record.normalization, regression) if table else WithSoftmax(model.net)).eval()
     output_name = "values" if regression else "probabilities"
-    example = torch.zeros(2, *hp["input_shape"])
+    example = torch.zeros(2, *record.input_shape)
     out_dir = Path(cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / FORMATS[cfg.format]
@@ -90,16 +89,18 @@ def export(cfg: DictConfig) -> Path:
         "file": path.name,
         "input_name": "input",
         "output_name": output_name,
-        "input_shape": ["batch", *hp["input_shape"]],
-        **({"target_names": hp["target_names"]} if regression else {"class_names": hp["class_names"]}),
-        "normalization": hp["normalization"],
+        "input_shape": ["batch", *record.input_shape],
+        **({"target_names": record.target_names} if regression else {"class_names": record.class_names}),
+        "normalization": record.normalization,
         "checkpoint": str(Path(cfg.ckpt_path).resolve()),
     }
     if table:  # the file takes raw columns: the standardisation is inside it
         meta.update(
+            features=table["features"],
+            targets=table["targets"],
             input_columns=table["input_columns"],
             categories=table["categories"],
-            normalization={"inside the model": True, **hp["normalization"]},
+            normalization={"inside the model": True, **record.normalization},
         )
     (out_dir / "model.json").write_text(json.dumps(meta, indent=2) + "\n")
     log.info("Exported %s and model.json to %s", path.name, out_dir)
