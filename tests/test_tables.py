@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 from omegaconf import OmegaConf
+from PIL import Image
 
 from conftest import ACCELERATOR, REAL_DATA, compose_cfg, run_script
 from lit_dnn.config_checks import check_data
@@ -349,6 +350,9 @@ def test_every_train_line_of_the_guides_runs(tmp_path: Path) -> None:
     text = (ROOT / "docs" / "guide.ko.md").read_text()
     lines = [line.split("#")[0].strip() for line in re.findall(r"^python train\.py[^\n]*", text, re.M)]
     write_table(tmp_path / "animals.csv")
+    for i, name in enumerate(["cat", "dog"] * 8):  # the guide's photos/ folder: two classes of small pictures
+        (tmp_path / "photos" / name).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.full((12, 10), 40 + 150 * (name == "dog"), np.uint8)).save(tmp_path / "photos" / name / f"{i}.png")
     quick = [
         "trainer.max_epochs=1",
         "+trainer.limit_train_batches=1",
