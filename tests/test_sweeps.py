@@ -199,3 +199,42 @@ def test_an_optuna_sweep_tests_only_its_best_trial_once(tmp_path: Path) -> None:
     assert metrics["ckpt_path"] == best and 0 <= metrics["test/acc"] <= 1
     line = f"The best trial, {rows[0]['job']}, tested once: acc {metrics['test/acc']:.4f}"
     assert line in result.stderr + result.stdout and line in (sweep / "summary.md").read_text()
+
+
+def test_two_optuna_workers_with_ddp_jobs_share_one_study(tmp_path: Path) -> None:
+    """Two workers on one study, each trial a DDP job of two processes (ddp_spawn: Lightning's
+    default ddp would start each process by running the sweep's command again, and is refused)."""
+    import os
+
+    logs = tmp_path / "logs"
+    ddp = [
+        "trainer=ddp_sim",
+        "trainer.strategy=ddp_spawn",
+        "hydra.sweeper.n_trials=2",
+        "+callbacks.index_recorder._target_=ddp_probe.IndexRecorder",
+        "+callbacks.index_recorder.output_dir=${hydra:runtime.output_dir}/indices",
+    ]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")])}
+    workers = [
+        subprocess.Popen(
+            optuna_command(logs, f"hydra.sweeper.sampler.seed={i}", *ddp),
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(2)
+    ]
+    for w in workers:
+        _, err = w.communicate(timeout=600)
+        assert w.returncode == 0, err[-2000:]
+    trials = study(logs).get_trials(states=(optuna.trial.TrialState.COMPLETE,))
+    assert len(trials) >= 3 and len({t.user_attrs["worker"] for t in trials}) == 2
+    folders = sorted((logs / "train" / "optuna" / "binary_optuna").glob("trial_*/indices"))
+    assert len(folders) >= 3 and all((f / "indices_rank1_epoch1.json").exists() for f in folders)  # two processes a trial
+
+    plain_ddp = run_script("train.py", ["-m", *FAST, "trainer=ddp_sim", "model.net.dropout=0.1", f"hydra.sweep.dir={tmp_path / 'grid'}"])
+    assert summary(tmp_path / "grid")[0]["status"].startswith(
+        "failed: ConfigError: trainer.strategy=ddp cannot run a sweep's jobs (-m): Lightning starts the other processes"
+    ), plain_ddp.stderr[-2000:]

@@ -150,6 +150,14 @@ PRECISIONS = ("32", "32-true", "64", "64-true", "bf16", "bf16-mixed", "bf16-true
 GPU_ACCELERATORS = ("gpu", "cuda")
 
 
+def in_a_sweep() -> bool:
+    """Whether this process runs a Hydra multirun (``-m``): its sweeper, or one of its jobs."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
 def check_trainer(trainer: DictConfig) -> None:
     epochs = trainer.get("max_epochs")
     if not _is_int(epochs) or epochs < 1:
@@ -177,6 +185,11 @@ def check_trainer(trainer: DictConfig) -> None:
     devices = trainer.get("devices", "auto")
     if not (devices == "auto" or devices == -1 or (_is_int(devices) and devices > 0) or isinstance(devices, (ListConfig, str))):
         raise ConfigError(f"trainer.devices={devices!r} must be a positive count, -1 (all) or auto.")
+    if trainer.get("strategy") == "ddp" and in_a_sweep() and (devices != 1 or trainer.get("num_nodes", 1) != 1):
+        raise ConfigError(
+            "trainer.strategy=ddp cannot run a sweep's jobs (-m): Lightning starts the other processes by running the "
+            "command again, which would start the sweep again, another trial in each; add trainer.strategy=ddp_spawn."
+        )
     precision = str(trainer.get("precision", "32"))
     if precision not in PRECISIONS:
         raise ConfigError(f"trainer.precision={precision} is not one of {', '.join(PRECISIONS)}.")
