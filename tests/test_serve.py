@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 
 from conftest import compose_cfg, run_script, tiny_overrides
 from lit_dnn.data.image import load_split
+from lit_dnn.errors import CheckpointError
 from lit_dnn.export import export
 from lit_dnn.serve import MAX_REQUEST_BYTES, create_app, from_checkpoint, from_onnx, png_bytes
 from lit_dnn.train import train
@@ -69,7 +70,9 @@ def test_the_api_predicts_uploads_and_answers_bad_requests_in_one_sentence(digit
     assert client.post("/predict", files=files[:1]).json()["predictions"][0]["input"] == "digit0.png"  # still serving
 
 
-def test_the_exported_onnx_model_serves_the_same_predictions_without_torch_in_the_path(digits: tuple[Path, Path], tiny_data: Path) -> None:
+def test_the_exported_onnx_model_serves_the_same_predictions_without_torch_in_the_path(
+    digits: tuple[Path, Path], tiny_data: Path, tmp_path: Path
+) -> None:
     images, _ = load_split(tiny_data, "mnist", "test")
     torch_served, onnx_served = from_checkpoint(digits[0]), from_onnx(digits[1])
     assert onnx_served.engine == "onnxruntime" and onnx_served.input_shape == (28, 28)
@@ -78,6 +81,16 @@ def test_the_exported_onnx_model_serves_the_same_predictions_without_torch_in_th
     client = TestClient(create_app(onnx_served))
     answer = client.post("/predict", files=[("files", ("d.png", png_bytes(raw[0]), "image/png"))]).json()["predictions"][0]
     assert answer["class"] == str(int(torch_served.outputs(raw[:1]).argmax()))
+    meta = json.loads(digits[1].with_name("model.json").read_text())
+    for garble in (lambda m: m.pop("normalization"), lambda m: m.update(class_names=[1, 2]), lambda m: m.update(input_shape=7)):
+        folder = tmp_path / str(len(list(tmp_path.iterdir())))
+        folder.mkdir()
+        shutil.copy(digits[1], folder / "model.onnx")
+        edited = json.loads(json.dumps(meta))
+        garble(edited)
+        (folder / "model.json").write_text(json.dumps(edited))
+        with pytest.raises(CheckpointError, match=r"model.json lacks or garbles what export.py writes \(.*\); export the checkpoint again"):
+            from_onnx(folder / "model.onnx")
 
 
 def test_a_table_model_serves_json_rows_and_csv(tmp_path: Path) -> None:

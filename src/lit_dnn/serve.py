@@ -19,11 +19,13 @@ from typing import Any
 
 import numpy as np
 
+from lit_dnn.data.normalization import Normalization
 from lit_dnn.errors import CheckpointError, DataError, UserError
 from lit_dnn.inputs import check_values, load_inputs, load_table_inputs, normalize, table_inputs
 
 MAX_REQUEST_BYTES = 20 * 2**20  # one request's files together
 MAX_SAMPLES = 10_000  # one request's inputs
+IO_KEYS = ("input_name", "output_name")  # model.json: the ONNX graph's input and output names
 
 
 @dataclass
@@ -83,16 +85,24 @@ def from_onnx(path: str | Path) -> Served:
         raise CheckpointError(f"cannot read {path} and its model.json ({str(err)[:120]}); export the checkpoint again.") from err
     except Exception as err:  # noqa: BLE001 - onnxruntime's own errors: a file it cannot load
         raise CheckpointError(f"onnxruntime cannot load {path} ({str(err).splitlines()[0][:120]}); export the checkpoint again.") from err
-    regression = "target_names" in meta
-    table = {k: meta[k] for k in ("features", "categories", "targets")} if "input_columns" in meta else None
-    inside = bool(meta["normalization"].get("inside the model"))
+    try:  # the file is written by export.py, but it is a file someone may send: every key read is checked here
+        regression = "target_names" in meta
+        names = meta["target_names"] if regression else meta["class_names"]
+        shape = tuple(meta["input_shape"][1:])
+        table = {k: meta[k] for k in ("features", "categories", "targets")} if "input_columns" in meta else None
+        inside = bool(meta["normalization"].get("inside the model"))
+        if not inside:
+            Normalization.from_dict(meta["normalization"], shape)
+        if not (isinstance(names, list) and all(isinstance(n, str) for n in names) and all(isinstance(meta[k], str) for k in IO_KEYS)):
+            raise TypeError("names that are not text")
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        raise CheckpointError(f"{meta_path} lacks or garbles what export.py writes ({err!r:.80}); export the checkpoint again.") from err
 
     def outputs(raw: np.ndarray) -> np.ndarray:
         x = raw.astype(np.float32) if inside else normalize(raw, meta["normalization"]).numpy()
         return session.run([meta["output_name"]], {meta["input_name"]: x})[0]
 
-    names = meta["target_names"] if regression else meta["class_names"]
-    return Served(str(path), "onnxruntime", tuple(meta["input_shape"][1:]), names, regression, table, outputs)
+    return Served(str(path), "onnxruntime", shape, names, regression, table, outputs)
 
 
 def load_served(path: str | Path) -> Served:
