@@ -2,6 +2,7 @@
 
 import csv
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -107,12 +108,13 @@ def test_unknown_optimized_metric_fails_before_any_trial(tmp_path: Path) -> None
     assert not list(logs.glob("train/optuna/*/trial_*"))
 
 
-def test_two_workers_share_one_study(tmp_path: Path) -> None:
-    logs = tmp_path / "logs"
+def run_two_workers(logs: Path, *extra: str, env: dict[str, str] | None = None) -> None:
+    """Two Optuna workers on one study at once (sampler seeds 0 and 1), each to its end."""
     workers = [
         subprocess.Popen(
-            optuna_command(logs, "hydra.sweeper.sampler.seed=" + str(i)),
+            optuna_command(logs, f"hydra.sweeper.sampler.seed={i}", *extra),
             cwd=ROOT,
+            env={**os.environ, **(env or {})},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
@@ -122,6 +124,11 @@ def test_two_workers_share_one_study(tmp_path: Path) -> None:
     for w in workers:
         _, err = w.communicate(timeout=600)
         assert w.returncode == 0, err[-2000:]
+
+
+def test_two_workers_share_one_study(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    run_two_workers(logs)
     trials = study(logs).get_trials(states=(optuna.trial.TrialState.COMPLETE,))
     assert len(trials) >= 4
     assert len({t.user_attrs["worker"] for t in trials}) == 2  # both workers' trials are in the study
@@ -204,8 +211,6 @@ def test_an_optuna_sweep_tests_only_its_best_trial_once(tmp_path: Path) -> None:
 def test_two_optuna_workers_with_ddp_jobs_share_one_study(tmp_path: Path) -> None:
     """Two workers on one study, each trial a DDP job of two processes (ddp_spawn: Lightning's
     default ddp would start each process by running the sweep's command again, and is refused)."""
-    import os
-
     logs = tmp_path / "logs"
     ddp = [
         "trainer=ddp_sim",
@@ -214,21 +219,7 @@ def test_two_optuna_workers_with_ddp_jobs_share_one_study(tmp_path: Path) -> Non
         "+callbacks.index_recorder._target_=ddp_probe.IndexRecorder",
         "+callbacks.index_recorder.output_dir=${hydra:runtime.output_dir}/indices",
     ]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")])}
-    workers = [
-        subprocess.Popen(
-            optuna_command(logs, f"hydra.sweeper.sampler.seed={i}", *ddp),
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for i in range(2)
-    ]
-    for w in workers:
-        _, err = w.communicate(timeout=600)
-        assert w.returncode == 0, err[-2000:]
+    run_two_workers(logs, *ddp, env={"PYTHONPATH": os.pathsep.join([str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")])})
     trials = study(logs).get_trials(states=(optuna.trial.TrialState.COMPLETE,))
     assert len(trials) >= 3 and len({t.user_attrs["worker"] for t in trials}) == 2
     folders = sorted((logs / "train" / "optuna" / "binary_optuna").glob("trial_*/indices"))

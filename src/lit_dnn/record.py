@@ -77,13 +77,6 @@ class RunRecord:
         """The class names, or for a regression the target names."""
         return list(self.target_names if self.regression else self.class_names)
 
-    @property
-    def head(self) -> dict[str, Any]:
-        """The head's settings from the data, as ``datamodule.head()`` gave them in training."""
-        if self.regression:
-            return {"target_names": self.target_names, "target_mean": self.target_mean, "target_std": self.target_std}
-        return {"class_names": self.class_names}
-
     def planned_length(self) -> dict[str, Any]:
         """The run length its schedule was planned for (``RUN_LENGTH``'s defaults where not recorded)."""
         return {key: getattr(self, key) if key in self.recorded else unset for key, unset in RUN_LENGTH.items()}
