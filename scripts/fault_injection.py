@@ -25,6 +25,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import lightning as L
@@ -72,6 +73,9 @@ def command(data_dir: Path, log_dir: Path, epochs: int, *extra: str, progress_ba
     ]
 
 
+Runner = Callable[[list[str]], subprocess.CompletedProcess]
+
+
 def run(args: list[str]) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "scripts"), os.environ.get("PYTHONPATH", "")])}
     return subprocess.run(args, cwd=ROOT, capture_output=True, text=True, env=env, timeout=1800)
@@ -87,9 +91,11 @@ def kill_callback(hook: str, at: int, counts: Path | None = None, signal_name: s
     return extra + [f"+callbacks.kill.signal_name={signal_name}"] + ([f"+callbacks.kill.counts={counts}"] if counts else [])
 
 
-def inject(data_dir: Path, work: Path, kills: int, epochs: int, seed: int, extra: list[str] = (), first_epoch: int = 0) -> list[dict]:
+def inject(
+    data_dir: Path, work: Path, kills: int, epochs: int, seed: int, extra: list[str] = (), first_epoch: int = 0, run: Runner = run
+) -> list[dict]:
     """The uninterrupted run, then ``kills`` killed-and-resumed runs and ``first_epoch`` interrupted in
-    the first epoch; one row per kill."""
+    the first epoch; one row per kill. ``run`` runs one command (the tests pass one that forks)."""
     counts = work / "counts.json"
     whole = run(command(data_dir, work / "whole", epochs, *extra, *kill_callback("none", 0, counts)))
     if whole.returncode != 0:

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,23 +32,19 @@ TUTORIALS = {
 }
 
 
-def run(name: str, seed: int) -> dict:
+Runner = Callable[[list[str]], subprocess.CompletedProcess]
+
+
+def train_py(args: list[str]) -> subprocess.CompletedProcess:
+    """``python train.py <args>`` in a new process, from the project root."""
+    return subprocess.run([sys.executable, str(ROOT / "train.py"), *args], cwd=ROOT, capture_output=True, text=True)
+
+
+def run(name: str, seed: int, launch: Runner = train_py) -> dict:
     with tempfile.TemporaryDirectory() as run_dir:
         start = time.perf_counter()
-        result = subprocess.run(
-            [
-                sys.executable,
-                str(ROOT / "train.py"),
-                f"experiment={name}",
-                f"seed={seed}",
-                f"hydra.run.dir={run_dir}",
-                "callbacks.progress_bar=null",
-                "+trainer.enable_progress_bar=false",
-            ],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-        )
+        quiet = ["callbacks.progress_bar=null", "+trainer.enable_progress_bar=false"]
+        result = launch([f"experiment={name}", f"seed={seed}", f"hydra.run.dir={run_dir}", *quiet])
         if result.returncode != 0:
             raise RuntimeError(f"experiment={name} failed:\n{result.stderr[-2000:]}")
         metrics = json.loads((Path(run_dir) / "metrics.json").read_text())
@@ -55,12 +52,13 @@ def run(name: str, seed: int) -> dict:
     return metrics
 
 
-def main() -> None:
+def main(argv: list[str] | None = None, launch: Runner = train_py) -> None:
+    """``launch`` runs one ``train.py`` command (the tests pass one that forks)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", nargs="+", default=list(TUTORIALS))
     parser.add_argument("--seeds", type=int, nargs="+", default=[42, 1, 2])
     parser.add_argument("--out", type=Path, default=ROOT / "scripts" / "experiments.md")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     seeds = ", ".join(map(str, args.seeds))
     rows = [
         f"| experiment | command | tutorial | ours: mean (seeds {seeds}) | per seed | test / train (seed {args.seeds[0]}) | wall time |",
@@ -68,7 +66,7 @@ def main() -> None:
     ]
     for name in args.only:
         what, figure, key = TUTORIALS[name]
-        runs = [run(name, seed) for seed in args.seeds]
+        runs = [run(name, seed, launch) for seed in args.seeds]
         values = [m[key] * 100 for m in runs]
         first = runs[0]
         theirs = figure if figure == "not stated" else f"{figure} {what}"

@@ -1,8 +1,12 @@
 """Fixtures: configs composed as a user's command would, tiny IDX datasets, real data paths."""
 
+import logging
 import os
+import signal
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 if os.environ.get("PYTEST_XDIST_WORKER"):  # pytest -n N: N workers share the cores, one torch thread each (and their subprocesses)
@@ -82,16 +86,110 @@ def tiny_overrides(data_dir: Path) -> list[str]:
     ]
 
 
-def run_script(script: str, args: list[str], env: dict[str, str] | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
-    """Run ``python <script> <args>`` from the project root as a user would."""
-    return subprocess.run(
-        [sys.executable, str(ROOT / script), *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONWARNINGS": "ignore", **(env or {})},
-        timeout=timeout,
-    )
+def run_script(
+    script: str, args: list[str], env: dict[str, str] | None = None, timeout: int = 300, cwd: Path = ROOT, fresh: bool = False
+) -> subprocess.CompletedProcess:
+    """``python <script> <args>`` as a user runs it: its exit code, stdout and stderr.
+
+    The script runs as ``__main__`` in a child process forked from this one, whose imports (torch,
+    Lightning, Hydra: ~5 s a command on 2 cores) are already done; ``fresh=True`` starts a new
+    interpreter instead, for each entry point's smoke test and for what happens at import time."""
+    env = {"PYTHONWARNINGS": "ignore", **(env or {})}
+    if fresh:
+        command = [sys.executable, str(ROOT / script), *args]
+        return subprocess.run(command, cwd=cwd, capture_output=True, text=True, env={**os.environ, **env}, timeout=timeout)
+    child = start_script(script, args, env, cwd)
+    return child.communicate(timeout)
+
+
+class Forked:
+    """A script running in a forked child (``start_script``): Popen's ``pid``, ``poll``, ``wait``,
+    ``send_signal`` and ``communicate``, with stdout and stderr in files."""
+
+    def __init__(self, script: str, args: list[str], env: dict[str, str], cwd: Path) -> None:
+        self.args, self.returncode = [str(ROOT / script), *args], None
+        self.out, self.err = (tempfile.NamedTemporaryFile("w+", suffix=f".{name}", delete=False) for name in ("out", "err"))
+        sys.stdout.flush(), sys.stderr.flush()
+        self.pid = os.fork()
+        if self.pid == 0:  # the child never returns into pytest
+            code = 1
+            try:
+                code = run_in_child(self.args, env, cwd, self.out.fileno(), self.err.fileno())
+            finally:
+                os._exit(code)
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                self.send_signal(signal.SIGKILL)
+                self.wait()
+                raise subprocess.TimeoutExpired(self.args, timeout)
+            time.sleep(0.02)
+        return self.returncode
+
+    def send_signal(self, sig: int) -> None:
+        if self.returncode is None:
+            os.kill(self.pid, sig)
+
+    def output(self) -> tuple[str, str]:
+        texts = []
+        for f in (self.out, self.err):
+            f.seek(0)
+            texts.append(f.read())
+            f.close()
+            os.unlink(f.name)
+        return texts[0], texts[1]
+
+    def communicate(self, timeout: float | None = None) -> subprocess.CompletedProcess:
+        self.wait(timeout)
+        return subprocess.CompletedProcess(self.args, self.returncode, *self.output())
+
+
+def start_script(script: str, args: list[str], env: dict[str, str] | None = None, cwd: Path = ROOT) -> Forked:
+    """Start ``python <script> <args>`` in a forked child and return at once (``run_script`` waits)."""
+    return Forked(script, args, {"PYTHONWARNINGS": "ignore", **(env or {})}, cwd)
+
+
+def run_in_child(argv: list[str], env: dict[str, str], cwd: Path, out: int, err: int) -> int:
+    """In the forked child: what ``python <argv>`` sets up (its folder on sys.path, the default
+    signal handlers, stdout and stderr), then the script as ``__main__``; its exit code."""
+    import runpy
+    import traceback
+    import warnings
+
+    os.dup2(out, 1), os.dup2(err, 2)
+    sys.stdout, sys.stderr = open(1, "w", buffering=1, closefd=False), open(2, "w", buffering=1, closefd=False)
+    os.chdir(cwd)
+    os.environ.update(env)
+    warnings.resetwarnings()
+    warnings.simplefilter(os.environ["PYTHONWARNINGS"])  # 'ignore' or 'default', as the tests pass it
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    sys.argv, sys.path = argv, [str(Path(argv[0]).parent), *sys.path]
+    code = 0
+    try:
+        runpy.run_path(argv[0], run_name="__main__")
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else 0 if exit_.code is None else print(exit_.code, file=sys.stderr) or 1
+    except KeyboardInterrupt:  # as Python ends on one: the traceback, then killed by SIGINT
+        traceback.print_exc()
+        sys.stderr.flush()
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
+    except BaseException:  # noqa: BLE001 - as Python does: the traceback, exit code 1
+        traceback.print_exc()
+        code = 1
+    logging.shutdown()
+    sys.stdout.flush(), sys.stderr.flush()
+    return code
 
 
 def real_data() -> Path:

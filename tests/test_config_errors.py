@@ -130,7 +130,7 @@ def test_data_dir_that_is_a_file(tmp_path: Path, capsys: pytest.CaptureFixture) 
 
 
 def test_real_command_prints_no_traceback(tmp_path: Path) -> None:
-    result = run_script("train.py", ["model.net.dropout=1.5", f"hydra.run.dir={tmp_path}/run"])
+    result = run_script("train.py", ["model.net.dropout=1.5", f"hydra.run.dir={tmp_path}/run"], fresh=True)  # before Lightning is imported
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "Error: model.net.dropout=1.5 is outside [0, 1); use e.g. 0.2 (0 disables dropout), or one rate per hidden layer."

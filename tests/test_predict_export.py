@@ -136,7 +136,9 @@ def test_export_without_onnx_is_one_sentence(checkpoint: Path, tmp_path: Path) -
     hide.mkdir()
     (hide / "sitecustomize.py").write_text("import sys\nsys.modules['onnx'] = None\n")
     path = os.pathsep.join(filter(None, [str(hide), os.environ.get("PYTHONPATH")]))
-    result = run_script("export.py", [f"ckpt_path={checkpoint}", "format=onnx", f"hydra.run.dir={tmp_path}/out"], {"PYTHONPATH": path})
+    result = run_script(
+        "export.py", [f"ckpt_path={checkpoint}", "format=onnx", f"hydra.run.dir={tmp_path}/out"], {"PYTHONPATH": path}, fresh=True
+    )
     assert result.returncode == 2
     assert result.stderr.strip() == (
         'Error: format=onnx needs the onnx package, which is not installed; pip install -e ".[export]" (or pip install onnx), '

@@ -7,13 +7,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import torch
+from fault_injection import HOOKS, inject, kill_callback
 
-from conftest import ROOT, compose_cfg, run_script, tiny_overrides, write_dataset
+from conftest import ROOT, compose_cfg, run_script, tiny_overrides
 from lit_dnn.checkpoint import read_checkpoint
 from lit_dnn.checkpoint_io import AtomicCheckpointIO
 from lit_dnn.errors import NonFiniteLossError
@@ -26,44 +26,13 @@ def comparable(metrics: dict) -> dict:
     return {k: v for k, v in metrics.items() if k not in VOLATILE}
 
 
-@pytest.fixture(scope="module")
-def medium_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Enough batches (~370 an epoch at batch 16) to stop a run in the middle of training."""
-    return write_dataset(tmp_path_factory.mktemp("medium"), n_train=6000, n_test=300)
-
-
 def command(data: Path, run_dir: Path, *extra: str) -> list[str]:
-    return [*tiny_overrides(data), "data.batch_size=16", "trainer.max_epochs=4", f"hydra.run.dir={run_dir}", *extra]
+    """3 epochs of 8 steps on the tiny data."""
+    return [*tiny_overrides(data), "data.batch_size=64", "trainer.max_epochs=3", f"hydra.run.dir={run_dir}", *extra]
 
 
-def default_sigint() -> None:
-    """In the child: Ctrl+C as a user's terminal delivers it. A process inherits an ignored SIGINT, and
-    Lightning ignores SIGINT in its own process once it has handled a Ctrl+C (trainer/call.py)."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
-def start(args: list[str]) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, str(ROOT / "train.py"), *args],
-        cwd=ROOT,
-        text=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        preexec_fn=default_sigint,
-    )
-
-
-def wait_for_epoch(path: Path, epoch: int, proc: subprocess.Popen, timeout: float = 120) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline and proc.poll() is None:
-        if path.exists() and torch.load(path, weights_only=True)["epoch"] >= epoch:
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"{path} never reached epoch {epoch} (exit code {proc.poll()})")
-
-
-def test_sigkill_mid_training_then_resume_equals_uninterrupted(medium_data: Path, tmp_path: Path) -> None:
-    whole = run_script("train.py", command(medium_data, tmp_path / "whole"))
+def test_sigkill_mid_training_then_resume_equals_uninterrupted(tiny_data: Path, tmp_path: Path) -> None:
+    whole = run_script("train.py", command(tiny_data, tmp_path / "whole"))
     assert whole.returncode == 0, whole.stderr[-2000:]
     expected = json.loads((tmp_path / "whole" / "metrics.json").read_text())
     # the command's own time includes Python's start-up and imports before train() starts its clock
@@ -71,15 +40,14 @@ def test_sigkill_mid_training_then_resume_equals_uninterrupted(medium_data: Path
     took = f"Run finished in {expected['wall_time_s']:.1f} s ({expected['command_time_s']:.1f} s since the command started): "
     assert took in whole.stdout + whole.stderr
 
-    proc = start(command(medium_data, tmp_path / "killed"))
+    killed = run_script("train.py", command(tiny_data, tmp_path / "killed", *kill_callback("on_train_batch_end", 12)))
+    assert killed.returncode == -signal.SIGKILL  # at step 12: epoch 1 is saved, epoch 2 half done
     last = tmp_path / "killed" / "checkpoints" / "last.ckpt"
-    wait_for_epoch(last, 1, proc)  # epoch 1 is done; epoch 2 is under way
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    assert read_checkpoint(last).raw["global_step"] == 8
     assert not (tmp_path / "killed" / "metrics.json").exists()
     events_before = set((tmp_path / "killed" / "tensorboard").glob("events.out.tfevents.*"))
 
-    resumed = run_script("train.py", command(medium_data, tmp_path / "resume", f"ckpt_path={last}"))
+    resumed = run_script("train.py", command(tiny_data, tmp_path / "resume", f"ckpt_path={last}"))
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     got = json.loads((tmp_path / "killed" / "metrics.json").read_text())  # the run's own folder
     assert comparable(got) == comparable(expected)
@@ -112,35 +80,25 @@ def test_sigkill_while_saving_keeps_the_previous_complete_checkpoint(tmp_path: P
     assert kept["epoch"] == 3 and torch.equal(kept["state_dict"]["w"], torch.zeros(1000))
 
 
-def test_sigterm_saves_a_loadable_last_checkpoint(medium_data: Path, tmp_path: Path) -> None:
-    proc = start(command(medium_data, tmp_path / "run", "trainer.max_epochs=50", "model.scheduler=null"))
-    last = tmp_path / "run" / "checkpoints" / "last.ckpt"
-    wait_for_epoch(last, 0, proc)
-    before = last.stat().st_mtime_ns
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 143, err[-2000:]
-    assert f"Stopped by SIGTERM: saved {last}" in err
-    assert last.stat().st_mtime_ns != before  # written at the signal, not only at the last epoch end
-    assert read_checkpoint(last).raw["global_step"] > 0
+def test_sigterm_saves_a_loadable_last_checkpoint(tiny_data: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    stopped = run_script("train.py", command(tiny_data, run, *kill_callback("on_train_batch_end", 11, signal_name="SIGTERM")))
+    last = run / "checkpoints" / "last.ckpt"
+    assert stopped.returncode == 143, stopped.stderr[-2000:]
+    assert f"Stopped by SIGTERM: saved {last}" in stopped.stderr
+    assert read_checkpoint(last).raw["global_step"] == 11  # written at the signal, not only at an epoch's end (8)
 
 
-def test_ctrl_c_saves_and_says_how_to_resume_and_a_killed_save_leaves_nothing(medium_data: Path, tmp_path: Path) -> None:
-    # no early stopping (the default): the run is still training when the signal comes, however slow the machine
-    proc = start(command(medium_data, tmp_path / "run", "trainer.max_epochs=50", "model.scheduler=null"))
-    last = tmp_path / "run" / "checkpoints" / "last.ckpt"
-    wait_for_epoch(last, 0, proc)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 1, err[-3000:]
-    assert f"Stopped by Ctrl+C: saved {last} at epoch " in err and f"; resume with ckpt_path={last}." in err
-    saved = read_checkpoint(last).raw
-    assert saved["global_step"] > 0
+def test_ctrl_c_saves_and_says_how_to_resume_and_a_killed_save_leaves_nothing(tiny_data: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    stopped = run_script("train.py", command(tiny_data, run, *kill_callback("on_train_batch_end", 11, signal_name="SIGINT")))
+    last = run / "checkpoints" / "last.ckpt"
+    assert stopped.returncode == 1, stopped.stderr[-3000:]
+    assert f"Stopped by Ctrl+C: saved {last} at epoch 2, step 11; resume with ckpt_path={last}." in stopped.stderr
+    assert read_checkpoint(last).raw["global_step"] == 11
     stale = last.with_name(f".last.ckpt.tmp-{2**22 + 7}")  # what a save killed halfway leaves
     stale.write_bytes(b"partial")
-    resumed = run_script(
-        "train.py", command(medium_data, tmp_path / "again", f"ckpt_path={last}", "trainer.max_epochs=2", "model.scheduler=null")
-    )
+    resumed = run_script("train.py", command(tiny_data, tmp_path / "again", f"ckpt_path={last}"))
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert not stale.exists()
 
@@ -153,9 +111,9 @@ def test_same_seed_same_metrics(tiny_data: Path, tmp_path: Path) -> None:
     assert first["train/loss"] != other["train/loss"]
 
 
-def test_ckpt_path_last_resumes_only_an_unfinished_run(medium_data: Path, tmp_path: Path) -> None:
+def test_ckpt_path_last_resumes_only_an_unfinished_run(tiny_data: Path, tmp_path: Path) -> None:
     logs = tmp_path / "logs"
-    args = [*tiny_overrides(medium_data), "model.scheduler=null", f"paths.log_dir={logs}"]
+    args = [*tiny_overrides(tiny_data), "model.scheduler=null", f"paths.log_dir={logs}"]
     assert run_script("train.py", [*args, "trainer.max_epochs=1"]).returncode == 0
     (finished,) = (logs / "train" / "runs").iterdir()
     before = digest(finished)
@@ -230,14 +188,17 @@ def test_nan_from_the_command_line_is_one_sentence(tmp_path: Path) -> None:
     assert "Error: the training loss became nan at epoch 1, step" in result.stderr.strip().splitlines()[-1]
 
 
+def forked(command: list[str]) -> subprocess.CompletedProcess:
+    """fault_injection's ``python train.py ...`` commands, run by ``run_script``."""
+    assert command[:2] == [sys.executable, str(ROOT / "train.py")]
+    return run_script("train.py", command[2:], timeout=600)
+
+
 def test_killed_at_every_kind_of_moment_resumes_to_the_same_metrics(tiny_data: Path, tmp_path: Path) -> None:
     """scripts/fault_injection.py on tiny data: one kill in training, validation, a checkpoint save,
     testing and at the end of testing (the README reports its 10-kill run on the real MNIST)."""
-    sys.path.insert(0, str(ROOT / "scripts"))
-    from fault_injection import HOOKS, inject
-
     extra = ["data.val_split=100", "data.batch_size=64"]  # 8 training steps an epoch
-    rows = inject(tiny_data, tmp_path, kills=len(HOOKS), epochs=3, seed=0, extra=extra, first_epoch=3)
+    rows = inject(tiny_data, tmp_path, kills=len(HOOKS), epochs=3, seed=0, extra=extra, first_epoch=3, run=forked)
     killed, first = rows[: len(HOOKS)], rows[len(HOOKS) :]
     assert [r["moment"].split()[0] for r in killed] == list(HOOKS)
     assert all(r["killed_exit"] == -signal.SIGKILL for r in killed), rows
@@ -313,26 +274,18 @@ def test_the_same_command_twice_never_overwrites_the_first_result(tiny_data: Pat
 
 
 def test_ctrl_c_in_the_first_epoch_then_resume_as_typed(tmp_path: Path) -> None:
-    """The command a user types (progress bar and one-cycle schedule on), Ctrl+C inside the first
-    epoch, then the printed ckpt_path: the resume finishes (it crashed in the progress bar, then
-    stepped the one-cycle schedule one step past its plan)."""
+    """The command a user types (progress bar and one-cycle schedule on), Ctrl+C at the 5th of the
+    first epoch's 22 steps, then the printed ckpt_path: the resume finishes (it crashed in the
+    progress bar, then stepped the one-cycle schedule one step past its plan)."""
     run = tmp_path / "run"
-    args = ["data=binary", "data.n_samples=400000", "data.batch_size=32", "trainer.max_epochs=2", "logger=csv", f"hydra.run.dir={run}"]
-    log = tmp_path / "out.log"
-    with open(log, "w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "train.py"), *args], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, preexec_fn=default_sigint
-        )
-        deadline = time.time() + 120
-        while "Training starts" not in log.read_text() and time.time() < deadline and proc.poll() is None:
-            time.sleep(0.05)
-        time.sleep(1.0)  # inside the first epoch (about 5 s of 10,938 steps here)
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=120) == 1, log.read_text()[-3000:]
+    args = ["data=binary", "trainer.max_epochs=2", "logger=csv", f"hydra.run.dir={run}"]
+    stopped = run_script("train.py", [*args, *kill_callback("on_train_batch_end", 5, signal_name="SIGINT")])
+    assert stopped.returncode == 1, stopped.stderr[-3000:]
     last = run / "checkpoints" / "last.ckpt"
-    printed = log.read_text()
-    assert f"Stopped by Ctrl+C: saved {last} at epoch 1, step " in printed, printed[-2000:]
-    assert torch.load(last, weights_only=True)["epoch"] == 0  # still the first epoch
+    printed = stopped.stdout + stopped.stderr
+    assert f"Stopped by Ctrl+C: saved {last} at epoch 1, step 5; resume with ckpt_path={last}." in printed, printed[-2000:]
+    saved = torch.load(last, weights_only=True)
+    assert (saved["epoch"], saved["global_step"]) == (0, 5)  # still the first epoch
     resumed = run_script("train.py", [f"ckpt_path={last}", *args[:-1]])
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "Epoch 1/2 - " in resumed.stdout + resumed.stderr and (run / "metrics.json").is_file()

@@ -128,7 +128,9 @@ def test_serve_py_refuses_bad_values_in_one_sentence(tmp_path: Path) -> None:
         (["ckpt_path=nothing.ckpt", "port=99999"], "Error: port=99999 must be a whole number from 0 to 65535, e.g. 8000."),
         (["ckpt_path=m.onnx"], "Error: m.onnx has no model.json beside it; serve the folder export.py wrote, or the .ckpt."),
     ):
-        result = run_script("serve.py", [*args, f"paths.log_dir={tmp_path}"])
+        result = run_script(
+            "serve.py", [*args, f"paths.log_dir={tmp_path}"], fresh=args == ["ckpt_path=nothing.ckpt"]
+        )  # one in a new interpreter
         assert result.returncode == 2 and result.stderr.strip().splitlines()[-1].startswith(message), result.stderr[-1500:]
 
 

@@ -1,11 +1,9 @@
-"""Sweeps run the way a user runs them: the real command in a subprocess, synthetic binary data."""
+"""Sweeps run the way a user runs them: the real command (run_script), synthetic binary data."""
 
 import csv
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -13,7 +11,7 @@ import optuna
 import pytest
 from hydra import compose, initialize_config_dir
 
-from conftest import ROOT, run_script
+from conftest import ROOT, run_script, start_script
 
 FAST = ["data=binary", "trainer.max_epochs=2", "callbacks.progress_bar=null", "+trainer.enable_progress_bar=false"]
 
@@ -25,7 +23,8 @@ def summary(sweep: Path) -> list[dict]:
 
 def test_grid_gives_one_folder_per_combination_and_a_summary(tmp_path: Path) -> None:
     sweep = tmp_path / "grid"
-    result = run_script("train.py", ["-m", *FAST, "model.net.dropout=0.1,0.3", "model.optimizer.lr=0.001,0.01", f"hydra.sweep.dir={sweep}"])
+    args = ["-m", *FAST, "model.net.dropout=0.1,0.3", "model.optimizer.lr=0.001,0.01", f"hydra.sweep.dir={sweep}"]
+    result = run_script("train.py", args)
     assert result.returncode == 0, result.stderr[-2000:]
     for job in range(4):
         folder = sweep / str(job)
@@ -58,8 +57,6 @@ def test_a_failing_job_does_not_end_the_sweep(tmp_path: Path) -> None:
 
 def optuna_command(log_dir: Path, *extra: str) -> list[str]:
     return [
-        sys.executable,
-        str(ROOT / "train.py"),
         "-m",
         "hparams_search=binary_optuna",
         *FAST,
@@ -76,18 +73,18 @@ def study(log_dir: Path) -> optuna.Study:
 
 def test_optuna_search_interrupted_resumes_to_exactly_n_trials(tmp_path: Path) -> None:
     logs = tmp_path / "logs"
-    proc = subprocess.Popen(optuna_command(logs), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = start_script("train.py", optuna_command(logs))
     third = logs / "train" / "optuna" / "binary_optuna" / "trial_0002" / ".hydra"
     deadline = time.time() + 180
     while not third.exists() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)  # two trials done, the third under way
-    proc.wait()
+    proc.communicate()
     assert len(study(logs).get_trials(states=(optuna.trial.TrialState.COMPLETE,))) == 2
 
     assert study(logs).trials[2].state == optuna.trial.TrialState.RUNNING  # what the killed worker left
 
-    again = subprocess.run(optuna_command(logs), cwd=ROOT, capture_output=True, text=True)
+    again = run_script("train.py", optuna_command(logs))
     assert again.returncode == 0, again.stderr[-2000:]
     assert "Trial 2 was left running by a stopped worker" in again.stderr + again.stdout
     assert "3 trials finished of 4" in again.stderr + again.stdout  # the killed trial counts as failed
@@ -98,7 +95,7 @@ def test_optuna_search_interrupted_resumes_to_exactly_n_trials(tmp_path: Path) -
 
 def test_unknown_optimized_metric_fails_before_any_trial(tmp_path: Path) -> None:
     logs = tmp_path / "logs"
-    result = subprocess.run(optuna_command(logs, "optimized_metric=val/accuracy"), cwd=ROOT, capture_output=True, text=True)
+    result = run_script("train.py", optuna_command(logs, "optimized_metric=val/accuracy"))
     assert result.returncode == 2
     assert (
         result.stderr.strip()
@@ -110,28 +107,10 @@ def test_unknown_optimized_metric_fails_before_any_trial(tmp_path: Path) -> None
 
 def run_two_workers(logs: Path, *extra: str, env: dict[str, str] | None = None) -> None:
     """Two Optuna workers on one study at once (sampler seeds 0 and 1), each to its end."""
-    workers = [
-        subprocess.Popen(
-            optuna_command(logs, f"hydra.sweeper.sampler.seed={i}", *extra),
-            cwd=ROOT,
-            env={**os.environ, **(env or {})},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for i in range(2)
-    ]
+    workers = [start_script("train.py", optuna_command(logs, f"hydra.sweeper.sampler.seed={i}", *extra), env) for i in range(2)]
     for w in workers:
-        _, err = w.communicate(timeout=600)
-        assert w.returncode == 0, err[-2000:]
-
-
-def test_two_workers_share_one_study(tmp_path: Path) -> None:
-    logs = tmp_path / "logs"
-    run_two_workers(logs)
-    trials = study(logs).get_trials(states=(optuna.trial.TrialState.COMPLETE,))
-    assert len(trials) >= 4
-    assert len({t.user_attrs["worker"] for t in trials}) == 2  # both workers' trials are in the study
+        done = w.communicate(timeout=600)
+        assert done.returncode == 0, done.stderr[-2000:]
 
 
 @pytest.mark.parametrize("launcher", [["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"], ["hydra/launcher=submitit_local"]])
@@ -151,7 +130,7 @@ def test_slurm_launcher_config_composes() -> None:
 def test_median_pruner_stops_trials_and_the_study_and_summary_say_so(tmp_path: Path) -> None:
     logs = tmp_path / "logs"
     pruned_run = ["hydra.sweeper.pruner=median", "hydra.sweeper.n_trials=8", "trainer.max_epochs=6"]
-    result = subprocess.run(optuna_command(logs, *pruned_run), cwd=ROOT, capture_output=True, text=True)
+    result = run_script("train.py", optuna_command(logs, *pruned_run))
     assert result.returncode == 0, result.stderr[-3000:]
     trials = study(logs).trials
     pruned = [t for t in trials if t.state == optuna.trial.TrialState.PRUNED]
@@ -173,7 +152,7 @@ def test_median_pruner_stops_trials_and_the_study_and_summary_say_so(tmp_path: P
 
 def test_unknown_pruner_is_one_sentence(tmp_path: Path) -> None:
     logs = tmp_path / "logs"
-    result = subprocess.run(optuna_command(logs, "hydra.sweeper.pruner=mean"), cwd=ROOT, capture_output=True, text=True)
+    result = run_script("train.py", optuna_command(logs, "hydra.sweeper.pruner=mean"))
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == "Error: hydra.sweeper.pruner=mean is not one of median, hyperband or null."
     assert not list(logs.glob("train/optuna/*/trial_*"))
@@ -181,9 +160,7 @@ def test_unknown_pruner_is_one_sentence(tmp_path: Path) -> None:
 
 def test_optuna_trial_by_hand_is_one_sentence(tmp_path: Path) -> None:
     run = tmp_path / "run"
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "train.py"), *FAST, "+optuna_trial=3", f"hydra.run.dir={run}"], cwd=ROOT, capture_output=True, text=True
-    )
+    result = run_script("train.py", [*FAST, "+optuna_trial=3", f"hydra.run.dir={run}"])
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == (
         "Error: optuna_trial is what the Optuna sweeper gives its trials' jobs when it prunes (hydra.sweeper.pruner); "
@@ -195,7 +172,7 @@ def test_optuna_trial_by_hand_is_one_sentence(tmp_path: Path) -> None:
 def test_an_optuna_sweep_tests_only_its_best_trial_once(tmp_path: Path) -> None:
     """Trials are chosen on validation (test=false); the winner's best checkpoint is tested once, by eval.py."""
     logs = tmp_path / "logs"
-    result = subprocess.run(optuna_command(logs, "hydra.sweeper.n_trials=2"), cwd=ROOT, capture_output=True, text=True)
+    result = run_script("train.py", optuna_command(logs, "hydra.sweeper.n_trials=2"))
     assert result.returncode == 0, result.stderr[-2000:]
     sweep = logs / "train" / "optuna" / "binary_optuna"
     rows = summary(sweep)
@@ -209,8 +186,9 @@ def test_an_optuna_sweep_tests_only_its_best_trial_once(tmp_path: Path) -> None:
 
 
 def test_two_optuna_workers_with_ddp_jobs_share_one_study(tmp_path: Path) -> None:
-    """Two workers on one study, each trial a DDP job of two processes (ddp_spawn: Lightning's
-    default ddp would start each process by running the sweep's command again, and is refused)."""
+    """Two workers on one study (both workers' trials are in it), each trial a DDP job of two
+    processes (ddp_spawn: Lightning's default ddp would start each process by running the sweep's
+    command again, and is refused)."""
     logs = tmp_path / "logs"
     ddp = [
         "trainer=ddp_sim",

@@ -339,13 +339,10 @@ def test_every_train_line_of_the_guides_runs(tmp_path: Path) -> None:
     guide's animals.csv, with DATA_DIR set), cut to one batch of one epoch: it trains, or, where
     this machine cannot do what it asks (a GPU; nothing unfinished to resume), it ends in one
     sentence with exit code 2. Never a traceback."""
-    import os
     import re
     import shlex
-    import subprocess
-    import sys
 
-    from conftest import ROOT
+    from conftest import ROOT, run_script
 
     text = (ROOT / "docs" / "guide.ko.md").read_text()
     lines = [line.split("#")[0].strip() for line in re.findall(r"^python train\.py[^\n]*", text, re.M)]
@@ -362,19 +359,11 @@ def test_every_train_line_of_the_guides_runs(tmp_path: Path) -> None:
         "+trainer.enable_progress_bar=false",
         f"paths.log_dir={tmp_path}/logs",
     ]
-    env = {**os.environ, "PROJECT_ROOT": str(ROOT), "DATA_DIR": str(REAL_DATA), "PYTHONWARNINGS": "ignore"}
     outcomes = {}
     for line in lines:
         args = [a.replace("${DATA_DIR}", str(REAL_DATA)) for a in shlex.split(line)[2:]]  # as the shell expands it
         extra = ["hydra.sweeper.n_trials=2"] if "hparams_search=mnist_optuna" in line else []
-        done = subprocess.run(
-            [sys.executable, str(ROOT / "train.py"), *args, *quick, *extra],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
+        done = run_script("train.py", [*args, *quick, *extra], env={"DATA_DIR": str(REAL_DATA)}, cwd=tmp_path, timeout=600)
         assert "Traceback" not in done.stderr, f"{line}\n{done.stderr[-2000:]}"
         if done.returncode == 2:
             last = done.stderr.strip().splitlines()[-1]

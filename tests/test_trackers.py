@@ -57,7 +57,8 @@ def test_wandb_offline_run_holds_metrics_settings_and_figures(tmp_path: Path) ->
 
     run = tmp_path / "run"
     fast = ["callbacks.progress_bar=null", "+trainer.enable_progress_bar=false"]
-    result = run_script("train.py", ["data=binary", "trainer.max_epochs=2", "logger=wandb", *fast, f"hydra.run.dir={run}"])
+    args = ["data=binary", "trainer.max_epochs=2", "logger=wandb", *fast, f"hydra.run.dir={run}"]
+    result = run_script("train.py", args, fresh=True)  # wandb writes its run's last records at the interpreter's exit
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = json.loads((run / "metrics.json").read_text())
     (offline,) = (run / "wandb").glob("offline-run-*")  # offline by default: nothing left the machine

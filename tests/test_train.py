@@ -115,7 +115,9 @@ def test_resume_refuses_to_stretch_a_one_cycle_schedule(tiny_data: Path, tmp_pat
 
 def test_train_script_prints_each_lightning_message_once(tiny_data: Path, tmp_path: Path) -> None:
     result = run_script(
-        "train.py", [*tiny_overrides(tiny_data), "trainer.max_epochs=1", f"hydra.run.dir={tmp_path}/run"], env={"PYTHONWARNINGS": "default"}
+        "train.py",
+        [*tiny_overrides(tiny_data), "trainer.max_epochs=1", f"hydra.run.dir={tmp_path}/run"],
+        env={"PYTHONWARNINGS": "default"},
     )  # warnings shown, as a user sees them
     assert result.returncode == 0, result.stderr[-2000:]
     assert (result.stdout + result.stderr).count("GPU available:") == 1

@@ -3,6 +3,7 @@
 When a guard of a library's behaviour fails after an upgrade, the workaround it names no
 longer does what it says: drop or adapt it (and the README's Speed row that measured it)."""
 
+import json
 import logging
 import os
 import subprocess
@@ -15,14 +16,22 @@ import torch
 from lit_dnn import workarounds
 
 
-def python(code: str) -> str:
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True).stdout.strip()
+@pytest.fixture(scope="module")
+def fresh_lightning() -> dict:
+    """What ``import lightning`` does in a new interpreter (this one imported it long ago): the
+    NVML variable it sets and the handlers it adds to its logger, from one start-up."""
+    code = (
+        "import json, logging, os; os.environ.pop('PYTORCH_NVML_BASED_CUDA_CHECK', None); import lightning; "
+        "print(json.dumps({'nvml': os.environ.get('PYTORCH_NVML_BASED_CUDA_CHECK'), "
+        "'handlers': [type(h).__name__ for h in logging.getLogger('lightning').handlers]}))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def test_lightning_still_sets_the_nvml_cuda_check_at_import() -> None:
+def test_lightning_still_sets_the_nvml_cuda_check_at_import(fresh_lightning: dict) -> None:
     """Guard of no_nvml_cuda_check_without_gpu: the variable it removes is Lightning's doing."""
-    env_var = "PYTORCH_NVML_BASED_CUDA_CHECK"
-    assert python(f"import os; os.environ.pop('{env_var}', None); import lightning; print(os.environ.get('{env_var}'))") == "1"
+    assert fresh_lightning["nvml"] == "1"
 
 
 def test_the_nvml_check_is_dropped_only_without_a_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -32,12 +41,9 @@ def test_the_nvml_check_is_dropped_only_without_a_gpu(monkeypatch: pytest.Monkey
     assert os.environ.get("PYTORCH_NVML_BASED_CUDA_CHECK") == ("1" if gpu else None)
 
 
-def test_lightning_still_adds_its_own_console_handler() -> None:
+def test_lightning_still_adds_its_own_console_handler(fresh_lightning: dict) -> None:
     """Guard of one_copy_of_lightning_logs: without Lightning's handler it has nothing to remove."""
-    assert (
-        python("import logging, lightning; print([type(h).__name__ for h in logging.getLogger('lightning').handlers])")
-        == "['StreamHandler']"
-    )
+    assert fresh_lightning["handlers"] == ["StreamHandler"]
 
 
 def test_one_copy_of_lightning_logs_keeps_the_root_handlers() -> None:
