@@ -62,6 +62,17 @@ def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+@pytest.fixture(scope="session")
+def tiny_run(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    """The tests' one trained model: 3 epochs on the tiny MNIST (``tiny_overrides``); its run folder
+    and metrics. Tests read it and never write into it (each xdist worker trains its own copy)."""
+    from lit_dnn.train import train
+
+    tmp = tmp_path_factory.mktemp("tiny_run")
+    metrics = train(compose_cfg([*tiny_overrides(tiny_data), "trainer.max_epochs=3"], tmp))
+    return tmp / "run", metrics
+
+
 def compose_cfg(overrides: list[str], tmp_path: Path, config_name: str = "train") -> DictConfig:
     """The config ``python train.py <overrides>`` would get, writing only under ``tmp_path``."""
     with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):

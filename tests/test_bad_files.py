@@ -43,10 +43,8 @@ def test_missing_files_without_download(tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def trained(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    tmp = tmp_path_factory.mktemp("ckpt")
-    train(compose_cfg([*tiny_overrides(tiny_data), "trainer.max_epochs=1"], tmp))
-    return tmp / "run" / "checkpoints" / "last.ckpt"
+def trained(tiny_run: tuple[Path, dict]) -> Path:
+    return tiny_run[0] / "checkpoints" / "last.ckpt"
 
 
 def test_random_bytes_are_not_a_checkpoint(tmp_path: Path) -> None:
@@ -64,7 +62,7 @@ def test_truncated_checkpoint(trained: Path, tmp_path: Path) -> None:
 
 
 def test_resume_with_other_architecture_names_the_difference(trained: Path, tiny_data: Path, tmp_path: Path) -> None:
-    cfg = compose_cfg([*tiny_overrides(tiny_data), "trainer.max_epochs=1", f"ckpt_path={trained}", "model.net.hidden_dims=[64]"], tmp_path)
+    cfg = compose_cfg([*tiny_overrides(tiny_data), "trainer.max_epochs=3", f"ckpt_path={trained}", "model.net.hidden_dims=[64]"], tmp_path)
     with pytest.raises(
         ConfigError,
         match=r"resumes a run trained with other settings than this command sets "

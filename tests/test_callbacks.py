@@ -17,14 +17,11 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from conftest import compose_cfg, tiny_overrides
 from lit_dnn.callbacks.classification_report import classification_report
 from lit_dnn.callbacks.plots import ConfusionFigure
-from lit_dnn.train import train
 
 
-@pytest.fixture(scope="module")
-def mnist_run(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
-    tmp = tmp_path_factory.mktemp("tb")
-    metrics = train(compose_cfg([*tiny_overrides(tiny_data), "trainer.max_epochs=3"], tmp))
-    return tmp / "run", metrics
+@pytest.fixture
+def mnist_run(tiny_run: tuple[Path, dict]) -> tuple[Path, dict]:
+    return tiny_run
 
 
 def events(run: Path) -> EventAccumulator:

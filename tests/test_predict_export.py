@@ -13,17 +13,15 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import compose_cfg, run_script, tiny_overrides
+from conftest import run_script
 from lit_dnn.checkpoint import load_model
 from lit_dnn.data.image import ImageDataModule, load_split
 from lit_dnn.inputs import normalize
-from lit_dnn.train import train
 
 
 @pytest.fixture(scope="module")
-def checkpoint(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    tmp = tmp_path_factory.mktemp("model")
-    return Path(train(compose_cfg([*tiny_overrides(tiny_data), "trainer.max_epochs=3"], tmp))["best_model_path"])
+def checkpoint(tiny_run: tuple[Path, dict]) -> Path:
+    return Path(tiny_run[1]["best_model_path"])
 
 
 @pytest.fixture(scope="module")

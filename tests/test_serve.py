@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import compose_cfg, run_script, tiny_overrides
+from conftest import compose_cfg, run_script
 from lit_dnn.data.image import load_split
 from lit_dnn.errors import CheckpointError
 from lit_dnn.export import export
@@ -25,11 +25,10 @@ JSON = {"content-type": "application/json"}
 
 
 @pytest.fixture(scope="module")
-def digits(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+def digits(tiny_run: tuple[Path, dict], tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A model of the tests' tiny digits, its checkpoint and its ONNX export."""
-    tmp = tmp_path_factory.mktemp("serve")
-    metrics = train(compose_cfg([*tiny_overrides(tiny_data), "trainer.max_epochs=3", "logger=csv"], tmp / "t"))
-    cfg = compose_cfg([f"ckpt_path={metrics['best_model_path']}", "format=onnx"], tmp / "x", "export")
+    metrics = tiny_run[1]
+    cfg = compose_cfg([f"ckpt_path={metrics['best_model_path']}", "format=onnx"], tmp_path_factory.mktemp("serve"), "export")
     export(cfg)
     return Path(metrics["best_model_path"]), Path(cfg.paths.output_dir) / "model.onnx"
 
