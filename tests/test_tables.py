@@ -65,6 +65,21 @@ def test_csv_regression_reports_errors_in_the_targets_units(tmp_path: Path) -> N
     assert (out / "regression_test.png").stat().st_size > 10_000 and (out / "mae.png").exists()
 
 
+def test_the_regression_figure_redrawn_each_epoch_equals_a_new_one() -> None:
+    """RegressionPlots draws one figure again each validation epoch: its pixels are those of a
+    figure built for the same values, and new values change them."""
+    from lit_dnn.callbacks.plots import RegressionFigure
+
+    rng = np.random.default_rng(0)
+    true = rng.normal(22, 9, 80)
+    reused = RegressionFigure("(price)", "val set, price")
+    first = reused.draw(true + rng.normal(0, 5, 80), true)
+    later = true + rng.normal(0, 1, 80)
+    again = reused.draw(later, true)
+    assert again.shape == (450, 1000, 3) and not np.array_equal(first, again)
+    assert np.array_equal(again, RegressionFigure("(price)", "val set, price").draw(later, true))
+
+
 def test_splits_are_seeded_stratified_and_standardised_on_training_rows(tmp_path: Path) -> None:
     table = write_table(tmp_path / "animals.csv")
     dm = TableDataModule(str(table), "label", task="classification", seed=3)

@@ -4,8 +4,10 @@ import csv
 from pathlib import Path
 
 import lightning as L
+import numpy as np
+from PIL import Image
 
-from lit_dnn.callbacks.plots import regression_figure, to_rgb
+from lit_dnn.callbacks.plots import RegressionFigure
 from lit_dnn.callbacks.trackers import log_image
 
 
@@ -17,14 +19,16 @@ class RegressionPlots(L.Callback):
     def __init__(self, output_dir: str, val: bool = True) -> None:
         self.output_dir = Path(output_dir)
         self.val = val
+        self.figures: dict[tuple[str, str], RegressionFigure] = {}  # one per stage and target, redrawn
 
-    def _draw(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str):
+    def _draw(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> np.ndarray:
         predicted, true = pl_module.predictions[stage]
         name = pl_module.target_names[0]
-        fig = regression_figure(predicted[:, 0].numpy(), true[:, 0].numpy(), f"({name})", f"{stage} set, {name}")
-        rgb = to_rgb(fig)
+        if (stage, name) not in self.figures:
+            self.figures[stage, name] = RegressionFigure(f"({name})", f"{stage} set, {name}")
+        rgb = self.figures[stage, name].draw(predicted[:, 0].numpy(), true[:, 0].numpy())
         log_image(trainer, f"{stage}/regression", rgb, trainer.current_epoch)
-        return fig
+        return rgb
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.val and "val" in getattr(pl_module, "predictions", {}) and not trainer.sanity_checking and trainer.is_global_zero:
@@ -34,7 +38,7 @@ class RegressionPlots(L.Callback):
         if "test" not in getattr(pl_module, "predictions", {}) or not trainer.is_global_zero:
             return
         self.output_dir.mkdir(parents=True, exist_ok=True)
-        self._draw(trainer, pl_module, "test").savefig(self.output_dir / "regression_test.png")
+        Image.fromarray(self._draw(trainer, pl_module, "test")).save(self.output_dir / "regression_test.png")
         predicted, true = pl_module.predictions["test"]
         names = pl_module.target_names
         with open(self.output_dir / "predictions.csv", "w", newline="") as f:
