@@ -377,7 +377,7 @@ def test_every_train_line_of_the_guides_runs(tmp_path: Path) -> None:
     outcomes = {}
     for line in lines:
         args = [a.replace("${DATA_DIR}", str(REAL_DATA)) for a in shlex.split(line)[2:]]  # as the shell expands it
-        extra = ["hydra.sweeper.n_trials=2"] if "hparams_search=mnist_optuna" in line else []
+        extra = ["hydra.sweeper.n_trials=1"] if "hparams_search=mnist_optuna" in line else []
         done = run_script("train.py", [*args, *quick, *extra], env={"DATA_DIR": str(REAL_DATA)}, cwd=tmp_path, timeout=600)
         assert "Traceback" not in done.stderr, f"{line}\n{done.stderr[-2000:]}"
         if done.returncode == 2:
