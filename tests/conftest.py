@@ -119,7 +119,7 @@ class Forked:
 
     def __init__(self, script: str, args: list[str], env: dict[str, str], cwd: Path) -> None:
         self.args, self.returncode = [str(ROOT / script), *args], None
-        self.out, self.err = (tempfile.NamedTemporaryFile("w+", suffix=f".{name}", delete=False) for name in ("out", "err"))
+        self.out, self.err = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")  # nameless: gone once closed
         sys.stdout.flush(), sys.stderr.flush()
         self.pid = os.fork()
         if self.pid == 0:  # the child never returns into pytest
@@ -156,7 +156,6 @@ class Forked:
             f.seek(0)
             texts.append(f.read())
             f.close()
-            os.unlink(f.name)
         return texts[0], texts[1]
 
     def communicate(self, timeout: float | None = None) -> subprocess.CompletedProcess:
