@@ -105,12 +105,36 @@ def run_script(
     The script runs as ``__main__`` in a child process forked from this one, whose imports (torch,
     Lightning, Hydra: ~5 s a command on 2 cores) are already done; ``fresh=True`` starts a new
     interpreter instead, for each entry point's smoke test and for what happens at import time."""
-    env = {"PYTHONWARNINGS": "ignore", **(env or {})}
-    if fresh:
-        command = [sys.executable, str(ROOT / script), *args]
-        return subprocess.run(command, cwd=cwd, capture_output=True, text=True, env={**os.environ, **env}, timeout=timeout)
-    child = start_script(script, args, env, cwd)
-    return child.communicate(timeout)
+    return start_script(script, args, env, cwd, fresh).communicate(timeout)
+
+
+# CUDA, once this process has used it, cannot be used in a forked child: on a GPU every script starts anew
+FORK = ACCELERATOR == "cpu"
+
+
+class Fresh(subprocess.Popen):
+    """A script in a new interpreter (``start_script(fresh=True)``), Ctrl+C as a terminal delivers it;
+    ``communicate`` answers as ``Forked``'s does, and a timeout kills it as ``subprocess.run`` does."""
+
+    def __init__(self, script: str, args: list[str], env: dict[str, str], cwd: Path) -> None:
+        super().__init__(
+            [sys.executable, str(ROOT / script), *args],
+            cwd=cwd,
+            env={**os.environ, **env},
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # a background process inherits it ignored
+        )
+
+    def communicate(self, timeout: float | None = None) -> subprocess.CompletedProcess:  # type: ignore[override]
+        try:
+            out, err = super().communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            super().communicate()
+            raise
+        return subprocess.CompletedProcess(self.args, self.returncode, out, err)
 
 
 class Forked:
@@ -163,9 +187,13 @@ class Forked:
         return subprocess.CompletedProcess(self.args, self.returncode, *self.output())
 
 
-def start_script(script: str, args: list[str], env: dict[str, str] | None = None, cwd: Path = ROOT) -> Forked:
-    """Start ``python <script> <args>`` in a forked child and return at once (``run_script`` waits)."""
-    return Forked(script, args, {"PYTHONWARNINGS": "ignore", **(env or {})}, cwd)
+def start_script(
+    script: str, args: list[str], env: dict[str, str] | None = None, cwd: Path = ROOT, fresh: bool = False
+) -> "Forked | Fresh":
+    """Start ``python <script> <args>`` and return at once (``run_script`` waits): in a forked child,
+    or in a new interpreter with ``fresh=True`` or on a GPU."""
+    env = {"PYTHONWARNINGS": "ignore", **(env or {})}
+    return Forked(script, args, env, cwd) if FORK and not fresh else Fresh(script, args, env, cwd)
 
 
 def run_in_child(argv: list[str], env: dict[str, str], cwd: Path, out: int, err: int) -> int:
