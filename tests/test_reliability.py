@@ -80,19 +80,22 @@ def test_sigkill_while_saving_keeps_the_previous_complete_checkpoint(tmp_path: P
     assert kept["epoch"] == 3 and torch.equal(kept["state_dict"]["w"], torch.zeros(1000))
 
 
-def test_sigterm_saves_a_loadable_last_checkpoint(tiny_data: Path, tmp_path: Path) -> None:
+def stopped_at_step_11(tiny_data: Path, tmp_path: Path, signal_name: str) -> tuple[subprocess.CompletedProcess, Path]:
+    """A run sent ``signal_name`` at its 11th step (epoch 2 of 8 steps each): the command's result and its last.ckpt."""
     run = tmp_path / "run"
-    stopped = run_script("train.py", command(tiny_data, run, *kill_callback("on_train_batch_end", 11, signal_name="SIGTERM")))
-    last = run / "checkpoints" / "last.ckpt"
+    stopped = run_script("train.py", command(tiny_data, run, *kill_callback("on_train_batch_end", 11, signal_name=signal_name)))
+    return stopped, run / "checkpoints" / "last.ckpt"
+
+
+def test_sigterm_saves_a_loadable_last_checkpoint(tiny_data: Path, tmp_path: Path) -> None:
+    stopped, last = stopped_at_step_11(tiny_data, tmp_path, "SIGTERM")
     assert stopped.returncode == 143, stopped.stderr[-2000:]
     assert f"Stopped by SIGTERM: saved {last}" in stopped.stderr
     assert read_checkpoint(last).raw["global_step"] == 11  # written at the signal, not only at an epoch's end (8)
 
 
 def test_ctrl_c_saves_and_says_how_to_resume_and_a_killed_save_leaves_nothing(tiny_data: Path, tmp_path: Path) -> None:
-    run = tmp_path / "run"
-    stopped = run_script("train.py", command(tiny_data, run, *kill_callback("on_train_batch_end", 11, signal_name="SIGINT")))
-    last = run / "checkpoints" / "last.ckpt"
+    stopped, last = stopped_at_step_11(tiny_data, tmp_path, "SIGINT")
     assert stopped.returncode == 1, stopped.stderr[-3000:]
     assert f"Stopped by Ctrl+C: saved {last} at epoch 2, step 11; resume with ckpt_path={last}." in stopped.stderr
     assert read_checkpoint(last).raw["global_step"] == 11
