@@ -5,8 +5,8 @@ import io
 import json
 import os
 import shutil
+import signal
 import socket
-import threading
 import time
 from pathlib import Path
 
@@ -149,32 +149,39 @@ def chromium() -> tuple[str, str]:
 
 @pytest.mark.slow
 def test_a_person_draws_a_digit_on_the_page_and_reads_the_prediction(tmp_path: Path) -> None:
-    """The page in headless Chromium, driven as a person would: the mouse draws strokes on the
-    canvas, clicks Predict, and the page shows the class (a model of the real MNIST, one epoch)."""
-    import uvicorn
+    """`python serve.py ckpt_path=...` as a user starts it (a new interpreter: serve.py's real-CLI
+    smoke), its page in headless Chromium driven as a person would: the mouse draws strokes on the
+    canvas, clicks Predict, and the page shows the class (a model of the real MNIST, two epochs).
+    Ctrl+C then stops the server with exit code 0."""
+    import urllib.request
+
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    from conftest import real_data
+    from conftest import real_data, start_script
 
     browser, driver_path = chromium()
     metrics = train(compose_cfg([f"data.data_dir={real_data()}", "trainer.max_epochs=2", "logger=csv", "test=false"], tmp_path / "t"))
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(from_checkpoint(metrics["best_model_path"])), port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
+    args = [f"ckpt_path={metrics['best_model_path']}", f"port={port}", "log_level=warning", f"paths.log_dir={tmp_path}"]
+    server = start_script("serve.py", args, fresh=True)
+    deadline = time.time() + 120
+    while server.poll() is None and time.time() < deadline:  # its imports, then uvicorn answers
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.2)
+    assert server.poll() is None, server.communicate().stderr[-2000:]
     options = webdriver.ChromeOptions()
     options.binary_location = browser
     for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=900,900"):
         options.add_argument(flag)
     page = webdriver.Chrome(options=options, service=Service(driver_path))
     try:
-        deadline = time.time() + 30
-        while not server.started and time.time() < deadline:
-            time.sleep(0.1)
         page.get(f"http://127.0.0.1:{port}/")
         WebDriverWait(page, 30).until(lambda p: p.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "true")
         pad = page.find_element(By.ID, "pad")
@@ -195,9 +202,10 @@ def test_a_person_draws_a_digit_on_the_page_and_reads_the_prediction(tmp_path: P
         page.save_screenshot(os.environ.get("LIT_DNN_SCREENSHOT", str(tmp_path / "serve.png")))
     finally:
         page.quit()
-        server.should_exit = True
-        thread.join(10)
+        server.send_signal(signal.SIGINT)  # Ctrl+C
+        stopped = server.communicate(30)
     assert seen == {digit: digit for digit in DRAWINGS}, seen
+    assert stopped.returncode == 0 and f"on http://127.0.0.1:{port}/ - Ctrl+C stops it." in stopped.stdout, stopped.stderr[-2000:]
 
 
 # strokes a person might draw, as points relative to the canvas' centre
