@@ -1,4 +1,4 @@
-"""Run every tutorial experiment and write the README's comparison table.
+"""Run every tutorial experiment and write their comparison table (scripts/experiments.md).
 
     python scripts/run_experiments.py [--only mnist_tutorial fashion_100] [--seeds 42 1 2]
 
