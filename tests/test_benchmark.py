@@ -1,4 +1,4 @@
-"""The benchmark runs end to end on tiny data (its figures are for the README, not asserted)."""
+"""The benchmark runs end to end on tiny data (its figures are for docs/benchmarks.md, not asserted)."""
 
 import datetime
 import re

@@ -1,4 +1,4 @@
-"""The README's optuna-dashboard command serves a sweep's study on localhost."""
+"""docs/sweeps.md's optuna-dashboard command serves a sweep's study on localhost."""
 
 import json
 import shutil
@@ -31,7 +31,7 @@ def test_optuna_dashboard_serves_the_sweeps_study(tmp_path: Path) -> None:
 
     port = free_port()
     command = shutil.which("optuna-dashboard") or str(Path(sys.executable).parent / "optuna-dashboard")
-    # the README's command: optuna-dashboard sqlite:///logs/train/optuna/<study_name>/optuna.db
+    # docs/sweeps.md's command: optuna-dashboard sqlite:///logs/train/optuna/<study_name>/optuna.db
     server = subprocess.Popen([command, f"sqlite:///{db}", "--port", str(port), "--quiet"], stdout=subprocess.DEVNULL)
     try:
         deadline, studies = time.time() + 60, None

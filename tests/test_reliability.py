@@ -199,7 +199,7 @@ def forked(command: list[str]) -> subprocess.CompletedProcess:
 
 def test_killed_at_every_kind_of_moment_resumes_to_the_same_metrics(tiny_data: Path, tmp_path: Path) -> None:
     """scripts/fault_injection.py on tiny data: one kill in training, validation, a checkpoint save,
-    testing and at the end of testing (the README reports its 10-kill run on the real MNIST)."""
+    testing and at the end of testing (docs/reliability.md reports its 10-kill run on the real MNIST)."""
     extra = ["data.val_split=100", "data.batch_size=64"]  # 8 training steps an epoch
     rows = inject(tiny_data, tmp_path, kills=len(HOOKS), epochs=3, seed=0, extra=extra, first_epoch=2, run=forked)
     killed, first = rows[: len(HOOKS)], rows[len(HOOKS) :]

@@ -266,7 +266,7 @@ def test_predict_names_missing_and_extra_columns(trained_tables: dict[str, tuple
     assert [r["predicted"] for r in csv.DictReader(open(tmp_path / "predict2" / "predictions.csv"))] == ["fox", "cat"]
 
 
-def test_the_readmes_table_walkthrough_runs_as_written(tmp_path: Path) -> None:
+def test_the_data_pages_table_walkthrough_runs_as_written(tmp_path: Path) -> None:
     """docs/data.md's copy-paste block, run as it stands in a fresh folder (python → this interpreter, scripts from the repo)."""
     import re
     import subprocess

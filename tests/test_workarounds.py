@@ -1,7 +1,7 @@
 """Guards for lit_dnn/workarounds.py: each workaround, and the library behaviour it relies on.
 
 When a guard of a library's behaviour fails after an upgrade, the workaround it names no
-longer does what it says: drop or adapt it (and the README's Speed row that measured it)."""
+longer does what it says: drop or adapt it (and docs/benchmarks.md's row that measured it)."""
 
 import json
 import logging
