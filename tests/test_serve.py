@@ -133,6 +133,17 @@ def test_serve_py_refuses_bad_values_in_one_sentence(tmp_path: Path) -> None:
         assert result.returncode == 2 and result.stderr.strip().splitlines()[-1].startswith(message), result.stderr[-1500:]
 
 
+def test_serve_py_on_a_port_in_use_is_one_sentence(tiny_run: tuple[Path, dict], tmp_path: Path) -> None:
+    """A second server on the same port (uvicorn alone logs the bind error and exits 3)."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_script("serve.py", [f"ckpt_path={tiny_run[1]['best_model_path']}", f"port={port}", f"paths.log_dir={tmp_path}"])
+    said = f"Error: port={port} is in use on 127.0.0.1 (another server?); stop it or pass another port (port=0: any free one)."
+    assert result.returncode == 2 and result.stderr.strip().splitlines()[-1] == said, result.stderr[-1500:]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

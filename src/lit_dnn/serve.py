@@ -9,8 +9,10 @@ command, through ``read_checkpoint``), an exported ``model.onnx`` with onnxrunti
 ``model.json`` beside it. Inputs are read by the same code as ``predict.py`` (``lit_dnn.inputs``).
 """
 
+import errno
 import io
 import json
+import socket
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from lit_dnn.data.normalization import Normalization
-from lit_dnn.errors import CheckpointError, DataError, UserError
+from lit_dnn.errors import CheckpointError, ConfigError, DataError, UserError
 from lit_dnn.inputs import check_values, load_inputs, load_table_inputs, normalize, table_inputs
 
 MAX_REQUEST_BYTES = 20 * 2**20  # one request's files together
@@ -236,9 +238,31 @@ def serve(cfg: Any) -> None:
     import uvicorn
 
     served = load_served(cfg.ckpt_path)
+    listening = listen(str(cfg.host), int(cfg.port))
+    port = listening.getsockname()[1]  # port=0: the one the system chose
     article = "an" if served.kind[0] in "aeiou" else "a"
-    print(f"Serving {served.source} ({served.engine}, {article} {served.kind} model) on http://{cfg.host}:{cfg.port}/ - Ctrl+C stops it.")
-    uvicorn.run(create_app(served), host=cfg.host, port=cfg.port, log_level=cfg.log_level)
+    print(f"Serving {served.source} ({served.engine}, {article} {served.kind} model) on http://{cfg.host}:{port}/ - Ctrl+C stops it.")
+    try:
+        uvicorn.Server(uvicorn.Config(create_app(served), log_level=cfg.log_level)).run(sockets=[listening])
+    except KeyboardInterrupt:  # Ctrl+C, re-raised once uvicorn has shut down: the way to stop (uvicorn.run ignores it too)
+        pass
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """The server's socket, bound here so that a port in use is one sentence (uvicorn logs it and exits 3)."""
+    listening = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn's own: a restart need not wait out TIME_WAIT
+    try:
+        listening.bind((host, port))
+        listening.listen()
+        return listening
+    except OSError as err:
+        listening.close()
+        if err.errno == errno.EADDRINUSE:
+            message = f"port={port} is in use on {host} (another server?); stop it or pass another port (port=0: any free one)."
+        else:
+            message = f"cannot listen on host={host} port={port} ({err.strerror or err}); use host=127.0.0.1 or an address of this machine."
+        raise ConfigError(message) from None
 
 
 def png_bytes(pixels: np.ndarray) -> bytes:
