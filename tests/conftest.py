@@ -9,7 +9,10 @@ import tempfile
 import time
 from pathlib import Path
 
-if os.environ.get("PYTEST_XDIST_WORKER"):  # pytest -n N: N workers share the cores, one torch thread each (and their subprocesses)
+# One torch thread where the tests fork scripts (on the CPU) or pytest -n N's workers share the cores
+# (and so do their subprocesses): a child forked from a process whose OpenMP threads have run hangs
+# in its first parallel op (it did under pytest -n 0)
+if os.environ.get("LIT_DNN_TEST_ACCELERATOR", "cpu") == "cpu" or os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np
@@ -19,7 +22,7 @@ from omegaconf import DictConfig, open_dict
 
 from lit_dnn.data.idx import write_idx
 
-if os.environ.get("PYTEST_XDIST_WORKER"):
+if os.environ.get("OMP_NUM_THREADS") == "1":  # in case torch was imported before the line above
     import torch
 
     torch.set_num_threads(1)
