@@ -4,10 +4,10 @@ and the page itself in a real browser (headless Chromium) drawing a digit."""
 import io
 import json
 import os
+import re
 import shutil
 import signal
 import socket
-import time
 from pathlib import Path
 
 import numpy as np
@@ -144,12 +144,6 @@ def test_serve_py_on_a_port_in_use_is_one_sentence(tiny_run: tuple[Path, dict], 
     assert result.returncode == 2 and result.stderr.strip().splitlines()[-1] == said, result.stderr[-1500:]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def chromium() -> tuple[str, str]:
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     driver = shutil.which("chromedriver")
@@ -160,40 +154,42 @@ def chromium() -> tuple[str, str]:
 
 @pytest.mark.slow
 def test_a_person_draws_a_digit_on_the_page_and_reads_the_prediction(tmp_path: Path) -> None:
-    """`python serve.py ckpt_path=...` as a user starts it (a new interpreter: serve.py's real-CLI
-    smoke), its page in headless Chromium driven as a person would: the mouse draws strokes on the
-    canvas, clicks Predict, and the page shows the class (a model of the real MNIST, two epochs).
-    Ctrl+C then stops the server with exit code 0."""
-    import urllib.request
+    """`python serve.py ckpt_path=... port=0` as a user starts it (a new interpreter: serve.py's
+    real-CLI smoke), its page in headless Chromium driven as a person would: the mouse draws
+    strokes on the canvas, clicks Predict, and the page shows the class (a model of the real
+    MNIST, two epochs). Ctrl+C then stops the server with exit code 0."""
+    from conftest import real_data, start_script
 
+    browser, driver_path = chromium()
+    metrics = train(compose_cfg([f"data.data_dir={real_data()}", "trainer.max_epochs=2", "logger=csv", "test=false"], tmp_path / "t"))
+    args = [f"ckpt_path={metrics['best_model_path']}", "port=0", "log_level=warning", f"paths.log_dir={tmp_path}"]
+    server = start_script("serve.py", args, fresh=True)
+    try:
+        serving = server.stdout.readline()  # printed once its socket listens, with the port the system chose
+        seen = draw_digits(re.search(r"http://\S+/", serving)[0], browser, driver_path, tmp_path) if serving else {}
+    finally:
+        server.send_signal(signal.SIGINT)  # Ctrl+C
+        stopped = server.communicate(30)
+    assert serving.startswith("Serving ") and serving.rstrip().endswith("- Ctrl+C stops it."), stopped.stderr[-2000:]
+    assert seen == {digit: digit for digit in DRAWINGS}, seen
+    assert stopped.returncode == 0, stopped.stderr[-2000:]
+
+
+def draw_digits(url: str, browser: str, driver_path: str, tmp_path: Path) -> dict[str, str]:
+    """Each of DRAWINGS drawn with the mouse on the page at url, and the class the page then shows."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    from conftest import real_data, start_script
-
-    browser, driver_path = chromium()
-    metrics = train(compose_cfg([f"data.data_dir={real_data()}", "trainer.max_epochs=2", "logger=csv", "test=false"], tmp_path / "t"))
-    port = free_port()
-    args = [f"ckpt_path={metrics['best_model_path']}", f"port={port}", "log_level=warning", f"paths.log_dir={tmp_path}"]
-    server = start_script("serve.py", args, fresh=True)
-    deadline = time.time() + 120
-    while server.poll() is None and time.time() < deadline:  # its imports, then uvicorn answers
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.2)
-    assert server.poll() is None, server.communicate().stderr[-2000:]
     options = webdriver.ChromeOptions()
     options.binary_location = browser
     for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=900,900"):
         options.add_argument(flag)
     page = webdriver.Chrome(options=options, service=Service(driver_path))
     try:
-        page.get(f"http://127.0.0.1:{port}/")
+        page.get(url)
         WebDriverWait(page, 30).until(lambda p: p.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "true")
         pad = page.find_element(By.ID, "pad")
         seen = {}
@@ -213,10 +209,7 @@ def test_a_person_draws_a_digit_on_the_page_and_reads_the_prediction(tmp_path: P
         page.save_screenshot(os.environ.get("LIT_DNN_SCREENSHOT", str(tmp_path / "serve.png")))
     finally:
         page.quit()
-        server.send_signal(signal.SIGINT)  # Ctrl+C
-        stopped = server.communicate(30)
-    assert seen == {digit: digit for digit in DRAWINGS}, seen
-    assert stopped.returncode == 0 and f"on http://127.0.0.1:{port}/ - Ctrl+C stops it." in stopped.stdout, stopped.stderr[-2000:]
+    return seen
 
 
 # strokes a person might draw, as points relative to the canvas' centre

@@ -241,7 +241,8 @@ def serve(cfg: Any) -> None:
     listening = listen(str(cfg.host), int(cfg.port))
     port = listening.getsockname()[1]  # port=0: the one the system chose
     article = "an" if served.kind[0] in "aeiou" else "a"
-    print(f"Serving {served.source} ({served.engine}, {article} {served.kind} model) on http://{cfg.host}:{port}/ - Ctrl+C stops it.")
+    what = f"{served.source} ({served.engine}, {article} {served.kind} model)"
+    print(f"Serving {what} on http://{cfg.host}:{port}/ - Ctrl+C stops it.", flush=True)  # at once, should stdout be a pipe
     try:
         uvicorn.Server(uvicorn.Config(create_app(served), log_level=cfg.log_level)).run(sockets=[listening])
     except KeyboardInterrupt:  # Ctrl+C, re-raised once uvicorn has shut down: the way to stop (uvicorn.run ignores it too)
